@@ -1,0 +1,129 @@
+"""Hypervolume of the front after each completed trial: did the search keep finding better designs?
+
+The reference point is taken from the data (stated in ``HypervolumeHistory.reference_rule``)
+unless given, and is fixed for the whole history so the values are comparable.  Values are in
+the objectives' own units multiplied together (e.g. accuracy × MACs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import optuna
+import plotly.graph_objects as go
+
+from analysis.formatting import format_objective
+from analysis.load import Objective, TrialRow, study_objectives, trial_rows
+
+#: How far beyond the worst value seen the data-derived reference point lies, as a share of
+#: each objective's range.
+REFERENCE_MARGIN = 0.10
+
+
+def hypervolume(losses: np.ndarray, reference: np.ndarray) -> float:
+    """Exact hypervolume dominated by ``losses`` (all minimized) and bounded by ``reference``.
+
+    Optuna 5 has no public hypervolume function; ``optuna._hypervolume.compute_hypervolume``
+    (exact: 2-D sweep, 3-D sweep, WFG beyond) is what its own ``plot_hypervolume_history``
+    uses.  Points that do not dominate the reference add nothing and are dropped first,
+    because Optuna rejects them.
+    """
+    from optuna._hypervolume import compute_hypervolume  # private: see the docstring
+
+    losses = np.asarray(losses, dtype=float).reshape(-1, len(reference))
+    inside = losses[(losses <= reference).all(axis=1)]
+    return float(compute_hypervolume(inside, np.asarray(reference, dtype=float)))
+
+
+@dataclass(frozen=True)
+class HypervolumeHistory:
+    """Hypervolume of the complete trials numbered up to each complete trial."""
+
+    objectives: tuple[Objective, ...]
+    reference_point: Mapping[str, float]
+    reference_rule: str
+    trial_numbers: tuple[int, ...]
+    values: tuple[float, ...]
+
+    @property
+    def final(self) -> float:
+        return self.values[-1] if self.values else 0.0
+
+
+def data_reference_point(
+    rows: Sequence[TrialRow], objectives: Sequence[Objective], margin: float = REFERENCE_MARGIN
+) -> dict[str, float]:
+    """Per objective: the worst value among complete trials, moved ``margin`` × range further.
+
+    With a zero range (one trial, or all equal) the step is ``margin`` × |worst| (or ``margin``
+    when the worst is 0), so every trial still adds a box of non-zero volume.
+    """
+    point = {}
+    for objective in objectives:
+        seen = [r.values[objective.name] for r in rows if r.complete]
+        if not seen:
+            raise ValueError("no complete trials: no data to place a reference point")
+        worst = min(seen) if objective.maximize else max(seen)
+        step = margin * (max(seen) - min(seen)) or margin * (abs(worst) or 1.0)
+        point[objective.name] = worst - step if objective.maximize else worst + step
+    return point
+
+
+def hypervolume_history(
+    study: optuna.Study, reference_point: Mapping[str, float] | None = None
+) -> HypervolumeHistory:
+    """Hypervolume after each complete trial, in trial-number order."""
+    objectives = study_objectives(study)
+    rows = [r for r in trial_rows(study) if r.complete]
+    if reference_point is None:
+        reference_point = data_reference_point(rows, objectives)
+        rule = (
+            f"for each objective, the worst value among the {len(rows)} complete trials, "
+            f"moved {REFERENCE_MARGIN:.0%} of the objective's range further"
+        )
+    else:
+        rule = "given"
+    missing = [o.name for o in objectives if o.name not in reference_point]
+    if missing:
+        raise ValueError(f"the reference point has no value for {', '.join(missing)}")
+    sign = np.array([-1.0 if o.maximize else 1.0 for o in objectives])
+    reference = sign * np.array([reference_point[o.name] for o in objectives])
+    losses = sign * np.array([[r.values[o.name] for o in objectives] for r in rows]).reshape(
+        len(rows), len(objectives)
+    )
+    values = tuple(hypervolume(losses[: i + 1], reference) for i in range(len(rows)))
+    return HypervolumeHistory(
+        objectives=objectives,
+        reference_point={o.name: float(reference_point[o.name]) for o in objectives},
+        reference_rule=rule,
+        trial_numbers=tuple(r.number for r in rows),
+        values=values,
+    )
+
+
+def describe_reference(history: HypervolumeHistory) -> str:
+    """The reference point in the objectives' units, e.g. ``accuracy 41.20%, macs 12.3M``."""
+    return ", ".join(
+        f"{name} {format_objective(name, value)}" for name, value in history.reference_point.items()
+    )
+
+
+def hypervolume_figure(history: HypervolumeHistory) -> go.Figure:
+    """Line of hypervolume against trial number, the reference point in the title."""
+    fig = go.Figure(
+        go.Scatter(
+            x=list(history.trial_numbers), y=list(history.values), mode="lines+markers",
+            line={"shape": "hv"}, name="hypervolume",
+            hovertemplate="trial %{x}<br>hypervolume %{y:.4g}<extra></extra>",
+        )
+    )
+    units = " × ".join(o.name for o in history.objectives)
+    fig.update_layout(
+        title={"text": f"Hypervolume history<br><sup>reference point: {describe_reference(history)}</sup>"},
+        xaxis={"title": {"text": "trial number"}},
+        yaxis={"title": {"text": f"hypervolume ({units})"}},
+        template="plotly_white",
+    )
+    return fig

@@ -1,0 +1,160 @@
+"""Open a study by storage URL and name, and flatten its trials into plain rows.
+
+The rest of ``analysis`` computes from these rows (and from ``optuna.Study`` where Optuna
+already has the answer, e.g. ``study.best_trials``), so what a table shows can be checked
+against the storage in a test.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import optuna
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from trials import record
+
+
+class StudyNotFoundError(LookupError):
+    """The storage has no study of that name; the message lists the ones it has."""
+
+
+def mask_url(url: str) -> str:
+    """Return the storage URL with its password replaced by ``***``, safe to print or write."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not an SQLAlchemy URL: still hide anything between "user:" and "@".
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file a URL names when it does not exist (opening it would create it)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    path = Path(database)
+    return None if path.exists() else path
+
+
+def open_study(storage: str, study_name: str) -> optuna.Study:
+    """Load a study, or raise ``StudyNotFoundError`` naming it and the studies that do exist.
+
+    A missing SQLite file is reported as such instead of being silently created empty.
+    """
+    shown = mask_url(storage)
+    missing = _missing_sqlite_file(storage)
+    if missing is not None:
+        raise StudyNotFoundError(
+            f"no study {study_name!r}: the SQLite storage file {missing} does not exist ({shown})"
+        )
+    names = optuna.get_all_study_names(storage)
+    if study_name not in names:
+        listed = ", ".join(repr(n) for n in sorted(names)) if names else "none"
+        raise StudyNotFoundError(
+            f"no study {study_name!r} in {shown}; studies in this storage: {listed}"
+        )
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective of the study: its name and whether larger is better."""
+
+    name: str
+    maximize: bool
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if self.maximize else "minimize"
+
+
+def study_objectives(study: optuna.Study) -> tuple[Objective, ...]:
+    """Objective names from the study attr ``objectives``, directions from the study itself.
+
+    Studies that never recorded names (made by hand) get ``obj0``, ``obj1``, ...
+    """
+    directions = study.directions
+    names = study.user_attrs.get(record.STUDY_OBJECTIVES)
+    if names is None:
+        names = [f"obj{i}" for i in range(len(directions))]
+    if len(names) != len(directions):
+        raise ValueError(
+            f"study attr {record.STUDY_OBJECTIVES!r} lists {len(names)} objectives "
+            f"({', '.join(names)}) but the study has {len(directions)} directions"
+        )
+    return tuple(
+        Objective(str(name), direction == StudyDirection.MAXIMIZE)
+        for name, direction in zip(names, directions)
+    )
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """What the analysis needs of one trial, keyed by names instead of positions."""
+
+    number: int
+    state: str
+    params: Mapping[str, Any]
+    values: Mapping[str, float] = field(default_factory=dict)
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.state == TrialState.COMPLETE.name
+
+    @property
+    def accuracy_samples(self) -> list[float]:
+        """Final accuracy per seed; a trial that recorded no replicates counts its one value."""
+        replicates = self.attrs.get(record.ACCURACY_REPLICATES)
+        if replicates:
+            return [float(a) for a in replicates]
+        if "accuracy" in self.values:
+            return [self.values["accuracy"]]
+        return []
+
+    def cost(self, name: str) -> float | None:
+        """``params`` or ``macs`` as recorded in the user attrs, else as an objective value."""
+        attr = {"params": record.PARAMS, "macs": record.MACS}.get(name, name)
+        value = self.attrs.get(attr, self.values.get(name))
+        return None if value is None else float(value)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The spec's relevant fields (the ``spec`` attr without Nones), else the params."""
+        spec = self.attrs.get(record.SPEC)
+        if isinstance(spec, Mapping):
+            return {k: v for k, v in spec.items() if v is not None}
+        return dict(self.params)
+
+    @property
+    def error(self) -> str | None:
+        return self.attrs.get(record.ERROR)
+
+
+def trial_row(trial: FrozenTrial, objectives: tuple[Objective, ...]) -> TrialRow:
+    values = trial.values if trial.state == TrialState.COMPLETE and trial.values else []
+    return TrialRow(
+        number=trial.number,
+        state=trial.state.name,
+        params=dict(trial.params),
+        values={o.name: float(v) for o, v in zip(objectives, values)},
+        attrs=dict(trial.user_attrs),
+    )
+
+
+def trial_rows(study: optuna.Study) -> tuple[TrialRow, ...]:
+    """All trials of the study, in trial-number order, any state."""
+    objectives = study_objectives(study)
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    return tuple(trial_row(t, objectives) for t in trials)

@@ -1,0 +1,8 @@
+"""One small class per paper concept, each reachable by name from a config (timm's create_attn pattern)."""
+
+from search_space.modules.downsample import DOWNSAMPLES
+from search_space.modules.gap_fusion import GAP_FUSION_OPS
+from search_space.modules.merge import MERGES
+from search_space.modules.scfusion import SCFusionConv, sparsify
+
+__all__ = ["DOWNSAMPLES", "GAP_FUSION_OPS", "MERGES", "SCFusionConv", "sparsify"]

@@ -1,0 +1,61 @@
+import optuna
+import pytest
+
+from search_space.space import DEFAULT_SPACE, SearchSpace
+from search_space.spec import ArchSpec, SpecError
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_sampled_params_are_exactly_the_flattened_spec():
+    space = SearchSpace.from_config()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen_sites = set()
+    for _ in range(60):
+        trial = study.ask()
+        spec = space.sample(trial)
+        assert trial.params == spec.to_params()
+        assert ArchSpec.from_params(study.trials[-1].params if study.trials[-1].params else trial.params) == spec
+        # conditional: D-S type only asked for pyramid fusion, strategy only when fused
+        assert ("downsample" in trial.params) == (spec.fusion_site == "pyramid")
+        assert ("strategy" in trial.params) == (spec.fusion not in (None, "none", "concat"))
+        seen_sites.add(spec.fusion_site)
+        study.tell(trial, 0.0)
+    assert seen_sites == {"gap", "pyramid"}
+    stored = study.trials[0]
+    assert ArchSpec.from_params(stored.params) == space.sample(optuna.trial.FixedTrial(stored.params))
+
+
+def test_restrict_and_fix_dimensions():
+    space = SearchSpace.from_config({"backbone": "plain", "fusion_site": "gap", "fusion": ["sum", "lc"],
+                                     "strategy": "eflp", "width": 16, "depth": 1, "side_channels": 32,
+                                     "alpha": 1, "combination": "single"})
+    grid = space.grid()
+    assert {s.fusion for s in grid} == {"sum", "lc"}
+    assert {s.branches for s in grid} == {(), (1,), (2,), (1, 2)}
+    assert len(grid) == 8 and len(set(grid)) == 8
+
+
+def test_grid_covers_the_paper_ablations():
+    space = SearchSpace.from_config({"backbone": "plain", "width": 16, "depth": 1, "side_channels": 32,
+                                     "fusion_site": "pyramid", "branches": "1,2", "merge": "add",
+                                     "detach": False, "alpha": 1, "combination": "single"})
+    assert sorted(s.downsample for s in space.grid()) == sorted(DEFAULT_SPACE["downsample"])
+    parts = SearchSpace.from_config({"backbone": "vgg", "width": 16, "depth": 1, "fusion": "none",
+                                     "alpha": [1, 4], "combination": "single"}).grid()
+    assert {(s.alpha, s.sc_add, s.sc_inverse) for s in parts} == {
+        (1, None, None), (4, False, None), (4, True, False), (4, True, True)}  # scFusion A/B/C/D
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"fusoin": "lc"}, ["'fusoin'", "allowed keys"]),
+    ({"downsample": ["avgpool", "bilinear"]}, ["downsample", "'bilinear'"]),
+    ({"alpha": [1, 8], "width": [12]}, ["alpha=8", "width=12"]),
+    ({"branches": ["1,5"]}, ["branches", "1..2"]),
+    ({"width": []}, ["width"]),
+])
+def test_bad_space_config_names_the_key(config, words):
+    with pytest.raises(SpecError) as err:
+        SearchSpace.from_config(config)
+    for w in words:
+        assert w in str(err.value)

@@ -1,0 +1,60 @@
+import json
+
+import pytest
+
+from search_space.spec import ArchSpec, SpecError
+
+
+def test_json_and_params_round_trip():
+    spec = ArchSpec(backbone="resnet", fusion_site="pyramid", branches="1,2", downsample="maxpool_conv",
+                    merge="sk", detach=True, alpha=4, sc_add=True, sc_inverse=False,
+                    combination="cl", cl_layers=3, partner_backbone="vgg")
+    assert ArchSpec.from_json(spec.to_json()) == spec
+    assert ArchSpec.from_params(spec.to_params()) == spec
+    assert json.loads(spec.to_json())["branches"] == [1, 2]
+    assert spec.to_params()["branches"] == "1,2"
+    assert all(isinstance(v, (str, int, bool)) for v in spec.to_params().values())
+
+
+def test_defaults_fill_only_what_applies():
+    gap = ArchSpec(fusion="lc", branches=(2, 1))
+    assert gap.branches == (1, 2) and gap.strategy == "eflp" and gap.downsample is None
+    pyr = ArchSpec(fusion_site="pyramid")
+    assert pyr.fusion is None and pyr.downsample == "avgpool_conv" and pyr.merge == "sk_softmax"
+    assert ArchSpec(alpha=2).sc_inverse is True
+    assert ArchSpec(alpha=2, sc_add=False).sc_inverse is None
+    assert ArchSpec() == ArchSpec(fusion="none", branches="none")
+    assert ArchSpec().key() == ArchSpec(branches=()).key() != ArchSpec(width=16).key()
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(fusion="max"), ["fusion", "'lc'", "'sum'"]),
+    (dict(downsample="maxpool"), ["downsample", "pyramid"]),
+    (dict(fusion="lc", branches="3"), ["branches", "stage 3", "1..2"]),
+    (dict(fusion="lc", branches="5"), ["branches", "stage 5"]),
+    (dict(alpha=8, width=12), ["alpha=8", "width=12"]),
+    (dict(alpha=3), ["alpha", "1, 2, 4, 8"]),
+    (dict(backbone="alexnet"), ["backbone", "'plain'", "tv:"]),
+    (dict(branches="1"), ["fusion='none'", "branches"]),
+    (dict(fusion="concat", strategy="eplf"), ["strategy", "concat"]),
+    (dict(alpha=2, sc_add=False, sc_inverse=True), ["sc_inverse", "sc_add"]),
+    (dict(cl_layers=2), ["cl_layers", "combination='cl'"]),
+    (dict(combination="cl", cl_layers=4), ["cl_layers", "1, 2, 3"]),
+    (dict(width=0), ["width"]),
+])
+def test_invalid_specs_name_the_key_and_the_allowed_values(kwargs, words):
+    with pytest.raises(SpecError) as err:
+        ArchSpec(**kwargs)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_from_params_rejects_unknown_keys():
+    with pytest.raises(SpecError, match="'fusoin'"):
+        ArchSpec.from_params({"fusoin": "lc"})
+
+
+def test_partner_and_single():
+    spec = ArchSpec(fusion="lc", branches="1", combination="avg", partner_backbone="vgg", partner_width=16)
+    assert spec.partner() == ArchSpec(backbone="vgg", width=16, depth=2)
+    assert spec.single() == ArchSpec(fusion="lc", branches="1")

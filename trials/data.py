@@ -1,0 +1,358 @@
+"""Datasets as normalised in-memory tensors, split into train and validation.
+
+A trial trains small CNNs for a few epochs, so feeding them from a DataLoader with
+per-image transforms would cost more than the training itself.  Everything here ends in
+plain tensors that fit in (GPU) memory, and the decoded files are loaded once per worker
+process, not once per trial (see ``_RAW``).
+
+The official test split is kept behind ``load_test`` so that a search, which only ever
+calls ``load_data``, cannot select architectures on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+
+CACHE_DIR = Path.home() / ".cache" / "fusionscope"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+SUPPORTED = ("fashion-mnist", "cifar10", "cifar100", "imagefolder:<path>")
+
+_IDX_FILES = {  # split -> (images file, labels file)
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+_IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
+_IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
+_CIFAR = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100}
+
+
+class DataError(ValueError):
+    """A data problem the user can fix in the config or on disk; the message says which."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What to load; hashable, and validated on construction so a bad config fails early."""
+
+    dataset: str = "fashion-mnist"
+    root: str | None = None
+    subset: int | None = None
+    val_fraction: float = 0.1
+    image_size: int | None = None
+    seed: int = 0
+    download: bool = False
+
+    def __post_init__(self) -> None:
+        _check_type("dataset", self.dataset, str)
+        _check_type("root", self.root, str, optional=True)
+        _check_type("subset", self.subset, int, optional=True)
+        _check_type("val_fraction", self.val_fraction, (int, float))
+        _check_type("image_size", self.image_size, int, optional=True)
+        _check_type("seed", self.seed, int)
+        _check_type("download", self.download, bool)
+        if self.dataset not in _CIFAR and self.dataset != "fashion-mnist" and not (
+            self.dataset.startswith("imagefolder:") and len(self.dataset) > len("imagefolder:")
+        ):
+            raise DataError(f"dataset {self.dataset!r} is not supported; use one of {', '.join(SUPPORTED)}")
+        if not 0 <= self.val_fraction < 1:
+            raise DataError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.subset is not None and self.subset < 1:
+            raise DataError(f"subset must be a positive number of images, got {self.subset}")
+        if self.image_size is not None and self.image_size < 1:
+            raise DataError(f"image_size must be a positive number of pixels, got {self.image_size}")
+
+
+@dataclass
+class TensorData:
+    """The train and validation tensors of one config, plus what a model needs to fit them."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    num_classes: int
+    in_channels: int
+    image_size: int
+    name: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def to(self, device: torch.device | str) -> TensorData:
+        """Copy to ``device`` once, so that training loops index tensors already there."""
+        return dataclasses.replace(
+            self,
+            x_train=self.x_train.to(device),
+            y_train=self.y_train.to(device),
+            x_val=self.x_val.to(device),
+            y_val=self.y_val.to(device),
+        )
+
+
+def from_dict(d: Mapping[str, Any]) -> DataConfig:
+    """Build a config from the ``data:`` mapping of a YAML file, rejecting typos loudly."""
+    if not isinstance(d, Mapping):
+        raise DataError(f"the data config must be a mapping, got {type(d).__name__}")
+    allowed = [f.name for f in dataclasses.fields(DataConfig)]
+    unknown = [k for k in d if k not in allowed]
+    if unknown:
+        raise DataError(f"unknown data config key {unknown[0]!r}; allowed keys: {', '.join(allowed)}")
+    return DataConfig(**d)
+
+
+def load_data(cfg: DataConfig) -> TensorData:
+    """The training split of ``cfg`` cut into train and validation; never reads the test set."""
+    raw = _raw(cfg, "train")
+    train_idx, val_idx = _split_indices(cfg, len(raw.labels))
+    x_train = _to_float(raw, train_idx, cfg.image_size)
+    x_val = _to_float(raw, val_idx, cfg.image_size)
+    mean, std = _stats(x_train)
+    return TensorData(
+        x_train=_normalise(x_train, mean, std),
+        y_train=raw.labels[train_idx],
+        x_val=_normalise(x_val, mean, std),
+        y_val=raw.labels[val_idx],
+        num_classes=raw.num_classes,
+        in_channels=x_train.shape[1],
+        image_size=x_train.shape[2],
+        name=cfg.dataset,
+        mean=tuple(mean.tolist()),
+        std=tuple(std.tolist()),
+    )
+
+
+def load_test(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The official test split, normalised exactly as ``load_data(cfg)`` normalises training.
+
+    Only for a final evaluation of designs already chosen on the validation split.  The
+    training statistics are recomputed rather than passed in, so a caller cannot pair a
+    test set with the statistics of a different subset or seed.
+    """
+    raw_train = _raw(cfg, "train")
+    train_idx, _ = _split_indices(cfg, len(raw_train.labels))
+    x_train = _to_float(raw_train, train_idx, cfg.image_size)
+    raw_test = _raw(cfg, "test")
+    x_test = _to_float(raw_test, torch.arange(len(raw_test.labels)), cfg.image_size)
+    x_test = _match_channels(cfg, x_test, x_train.shape[1])
+    if x_test.shape[2:] != x_train.shape[2:]:
+        raise DataError(
+            f"{cfg.dataset}: test images are {_hw(x_test)} but training images are {_hw(x_train)}; "
+            "set image_size to resize both"
+        )
+    mean, std = _stats(x_train)
+    return _normalise(x_test, mean, std), raw_test.labels
+
+
+# --- raw files ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """One decoded split: uint8 N×C×H×W, or a list of C×H×W when the image sizes differ."""
+
+    images: torch.Tensor | list[torch.Tensor]
+    labels: torch.Tensor
+    num_classes: int
+    files: tuple[str, ...] = ()  # per image, only where images come from separate files
+
+
+#: Decoded splits by (dataset, root, split).  A worker process trains many trials on the
+#: same data, so the files are loaded once per worker process, not once per trial; every
+#: config (subset, seed, image_size) is cut from these arrays, which are never modified.
+_RAW: dict[tuple[str, str | None, str], _Raw] = {}
+
+
+def _raw(cfg: DataConfig, split: str) -> _Raw:
+    key = (cfg.dataset, cfg.root, split)
+    if key not in _RAW:
+        if cfg.dataset == "fashion-mnist":
+            _RAW[key] = _load_fashion_mnist(cfg, split)
+        elif cfg.dataset in _CIFAR:
+            _RAW[key] = _load_cifar(cfg, split)
+        else:
+            _RAW[key] = _load_imagefolder(cfg.dataset.removeprefix("imagefolder:"), split)
+    return _RAW[key]
+
+
+def _load_fashion_mnist(cfg: DataConfig, split: str) -> _Raw:
+    """Read the IDX files directly where they exist, so a Debian install needs no download."""
+    root = Path(cfg.root) if cfg.root is not None else DEBIAN_FASHION_MNIST
+    if all((root / name).is_file() for names in _IDX_FILES.values() for name in names):
+        images_file, labels_file = (root / name for name in _IDX_FILES[split])
+        images = _read_idx(images_file, _IDX_IMAGES_MAGIC)
+        labels = _read_idx(labels_file, _IDX_LABELS_MAGIC)
+        if len(images) != len(labels):
+            raise DataError(f"{images_file} holds {len(images)} images but {labels_file} {len(labels)} labels")
+        return _Raw(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels).long(), 10)
+
+    fallback = Path(cfg.root) if cfg.root is not None else CACHE_DIR / "fashion-mnist"
+    try:
+        ds = torchvision.datasets.FashionMNIST(fallback, train=split == "train", download=cfg.download)
+    except (RuntimeError, OSError) as e:
+        raise DataError(
+            f"fashion-mnist: no IDX .gz files in {root} and no torchvision copy in "
+            f"{fallback / 'FashionMNIST' / 'raw'} ({e}); install them with "
+            "`apt-get install dataset-fashion-mnist`, or set `download: true` to let torchvision fetch them"
+        ) from e
+    return _Raw(ds.data.unsqueeze(1), ds.targets.long(), 10)
+
+
+def _read_idx(path: Path, magic: int) -> np.ndarray:
+    """Decode a gzipped IDX file of unsigned bytes, checking its header against what it must hold."""
+    try:
+        with gzip.open(path, "rb") as f:
+            buf = bytearray(f.read())  # writable, so torch can share it without copying
+    except (OSError, EOFError) as e:
+        raise DataError(f"cannot read {path}: {e}") from e
+    ndim = magic & 0xFF
+    if len(buf) < 4 * (1 + ndim) or int.from_bytes(buf[:4], "big") != magic:
+        raise DataError(f"{path} is not an IDX file of {ndim}-d unsigned bytes (no magic number {magic:#010x})")
+    shape = tuple(int(n) for n in np.frombuffer(buf, dtype=">u4", count=ndim, offset=4))
+    data = np.frombuffer(buf, dtype=np.uint8, offset=4 * (1 + ndim))
+    if data.size != int(np.prod(shape)):
+        raise DataError(f"{path} holds {data.size} bytes of data but its header promises shape {shape}")
+    return data.reshape(shape)
+
+
+def _load_cifar(cfg: DataConfig, split: str) -> _Raw:
+    """Go through torchvision so that its md5 checks vouch for the pickled batches."""
+    cls = _CIFAR[cfg.dataset]
+    root = Path(cfg.root) if cfg.root is not None else CACHE_DIR
+    try:
+        ds = cls(root, train=split == "train", download=cfg.download)
+    except (RuntimeError, OSError) as e:
+        raise DataError(
+            f"{cfg.dataset}: no usable {cls.base_folder}/ folder in {root} ({e}); "
+            f"set root to the folder that contains {cls.base_folder}/, or set `download: true`"
+        ) from e
+    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # torchvision keeps HWC
+    return _Raw(images, torch.tensor(ds.targets, dtype=torch.long), len(ds.classes))
+
+
+def _load_imagefolder(path: str, split: str) -> _Raw:
+    """Decode every image up front; class indices always follow the training folder's classes."""
+    base = Path(path)
+    if not base.is_dir():
+        raise DataError(f"imagefolder: {base} does not exist or is not a folder")
+    has_train = (base / "train").is_dir()
+    train_dir = base / "train" if has_train else base
+    if split == "test" and not (has_train and (base / "test").is_dir()):
+        raise DataError(
+            f"imagefolder: no test/ folder in {base} (expected {base}/train/<class>/ and {base}/test/<class>/)"
+        )
+    try:
+        ds = train_ds = torchvision.datasets.ImageFolder(train_dir)
+        if split == "test":
+            ds = torchvision.datasets.ImageFolder(base / "test", allow_empty=True)
+    except OSError as e:  # FileNotFoundError: no class folders, or no images in them
+        raise DataError(f"imagefolder: {e}") from e
+    classes = train_ds.classes
+    extra = sorted(set(ds.classes) - set(classes))
+    if extra:
+        raise DataError(f"imagefolder: {base}/test has classes {extra} that {train_dir} lacks")
+
+    files = tuple(p for p, _ in ds.samples)
+    images = [_decode(p) for p in files]
+    if any(im.shape[0] == 3 for im in images):
+        images = [im.expand(3, -1, -1) for im in images]
+    labels = torch.tensor([classes.index(ds.classes[i]) for _, i in ds.samples], dtype=torch.long)
+    if len({im.shape for im in images}) == 1:
+        return _Raw(torch.stack(images), labels, len(classes), files)
+    return _Raw(images, labels, len(classes), files)
+
+
+def _decode(path: str) -> torch.Tensor:
+    """Keep grayscale images single-channel; everything else becomes RGB."""
+    try:
+        with Image.open(path) as img:
+            gray = img.mode in ("1", "L", "LA", "I", "I;16", "F")
+            arr = np.array(img.convert("L" if gray else "RGB"))
+    except OSError as e:
+        raise DataError(f"imagefolder: cannot decode {path}: {e}") from e
+    return torch.from_numpy(arr).unsqueeze(0) if gray else torch.from_numpy(arr).permute(2, 0, 1)
+
+
+# --- split and normalisation ----------------------------------------------------------
+
+
+def _split_indices(cfg: DataConfig, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One seeded permutation picks the subset and the validation part, so both follow the seed."""
+    size = n if cfg.subset is None else cfg.subset
+    if size > n:
+        raise DataError(f"{cfg.dataset}: subset {size} is larger than its {n} training images")
+    n_val = round(cfg.val_fraction * size)
+    if cfg.val_fraction > 0:
+        n_val = max(n_val, 1)
+    if n_val >= size:
+        raise DataError(
+            f"{cfg.dataset}: subset {size} with val_fraction {cfg.val_fraction} leaves no training images"
+        )
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:size]
+    return perm[n_val:], perm[:n_val]
+
+
+def _to_float(raw: _Raw, idx: torch.Tensor, image_size: int | None) -> torch.Tensor:
+    """Scale the selected images to [0, 1] and, if asked, to ``image_size`` squared."""
+    if isinstance(raw.images, list):
+        if image_size is None:
+            first = raw.images[0].shape
+            j = next(j for j, im in enumerate(raw.images) if im.shape != first)
+            raise DataError(
+                f"imagefolder: images differ in size ({raw.files[0]} is {_hw(raw.images[0])}, "
+                f"{raw.files[j]} is {_hw(raw.images[j])}); set image_size to resize them all"
+            )
+        resized = [_resize(raw.images[i].unsqueeze(0).float() / 255, image_size) for i in idx.tolist()]
+        return torch.cat(resized) if resized else torch.empty(0, raw.images[0].shape[0], image_size, image_size)
+    x = raw.images[idx].float() / 255
+    return x if image_size is None else _resize(x, image_size)
+
+
+def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    if x.shape[-2:] == (size, size):
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def _stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std; a constant channel gets std 1 rather than a division by 0."""
+    std, mean = torch.std_mean(x, dim=(0, 2, 3), correction=0)
+    return mean, torch.where(std > 0, std, torch.ones_like(std))
+
+
+def _normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    return (x - mean[:, None, None]) / std[:, None, None]
+
+
+def _match_channels(cfg: DataConfig, x: torch.Tensor, channels: int) -> torch.Tensor:
+    """Colour test images may not meet a grayscale model; grayscale ones can meet a colour one."""
+    if x.shape[1] == channels:
+        return x
+    if x.shape[1] == 1:
+        return x.expand(-1, channels, -1, -1)
+    raise DataError(f"{cfg.dataset}: the test images are colour but the training images are grayscale")
+
+
+def _hw(x: torch.Tensor) -> str:
+    return f"{x.shape[-2]}×{x.shape[-1]}"
+
+
+def _check_type(key: str, value: Any, types: type | tuple[type, ...], optional: bool = False) -> None:
+    """YAML happily turns ``subset: 1e3`` into a string or ``seed: yes`` into a bool; catch both."""
+    if value is None and optional:
+        return
+    is_bool = isinstance(value, bool)
+    wants_bool = types is bool
+    if not isinstance(value, types) or is_bool != wants_bool:
+        expected = types.__name__ if isinstance(types, type) else "number"
+        expected += " or null" if optional else ""
+        raise DataError(f"data config key {key!r} must be {expected}, got {value!r}")

@@ -1,0 +1,43 @@
+"""The names under which a trial's facts live in the Optuna storage.
+
+The storage is the whole record (DESIGN.md): the search writes these keys, the analysis
+reads them, and neither needs anything else.  Keeping the names in one module means a
+renamed key breaks an import, not a report read a year later.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Objective names a config may list, with their Optuna direction.
+OBJECTIVES: Final[dict[str, str]] = {
+    "accuracy": "maximize",  # mean validation accuracy over replicates, in [0, 1]
+    "params": "minimize",  # exact parameter count of the built model
+    "macs": "minimize",  # multiply-accumulates per image, forward pass
+    "latency": "minimize",  # median forward latency per batch, milliseconds
+}
+
+# --- study user attrs -------------------------------------------------------------
+STUDY_OBJECTIVES: Final = "objectives"  # list[str], in the order of study.directions
+STUDY_CONFIG: Final = "config"  # the full search config as a JSON-able dict
+STUDY_SPACE: Final = "space"  # the space config (choices per dimension)
+
+# --- trial user attrs -------------------------------------------------------------
+SPEC: Final = "spec"  # ArchSpec.to_dict(): the whole spec, irrelevant fields as None
+SPEC_KEY: Final = "spec_key"  # short stable hash of the spec; groups equal specs
+PARAMS: Final = "params"  # int, total parameters
+MACS: Final = "macs"  # int, total multiply-accumulates per image
+LATENCY_MS: Final = "latency_ms"  # float or None
+COST_BREAKDOWN: Final = "cost_breakdown"  # {"params": {part: int}, "macs": {part: int}}
+ACCURACY_REPLICATES: Final = "accuracy_replicates"  # list[float], final val acc per seed
+VAL_ACCURACY_HISTORY: Final = "val_accuracy_history"  # list[float], mean val acc per epoch
+TRAIN_TIME_S: Final = "train_time_s"  # float, training wall time (all replicates)
+SEEDS: Final = "seeds"  # list[int], one per replicate
+DEVICE: Final = "device"  # "cpu", "cuda:0 (NVIDIA H100 ...)"
+VERSIONS: Final = "versions"  # {"torch": ..., "optuna": ..., "ray": ..., "fusionscope": ...}
+NODE_ID: Final = "node_id"  # Ray node id of the worker that trained it
+HOSTNAME: Final = "hostname"
+ERROR: Final = "error"  # str, for a FAIL trial: exception type and message
+WEIGHTS_PATH: Final = "weights_path"  # str, where the trained state_dict was saved
+EPOCHS_DONE: Final = "epochs_done"  # int; smaller than the budget when ASHA stopped it
+ATTEMPT: Final = "attempt"  # int, 0 for the first run of this trial number
