@@ -20,7 +20,7 @@ OBJECTIVES: Final[dict[str, str]] = {
 # --- study user attrs -------------------------------------------------------------
 STUDY_OBJECTIVES: Final = "objectives"  # list[str], in the order of study.directions
 STUDY_CONFIG: Final = "config"  # the full search config as a JSON-able dict
-STUDY_SPACE: Final = "space"  # the space config (choices per dimension)
+STUDY_DATA_SHAPE: Final = "data_shape"  # [num_classes, in_channels, image_size] of the data trained on
 
 # --- trial user attrs -------------------------------------------------------------
 SPEC: Final = "spec"  # ArchSpec.to_dict(): the whole spec, irrelevant fields as None
@@ -40,4 +40,6 @@ HOSTNAME: Final = "hostname"
 ERROR: Final = "error"  # str, for a FAIL trial: exception type and message
 WEIGHTS_PATH: Final = "weights_path"  # str, where the trained state_dict was saved
 EPOCHS_DONE: Final = "epochs_done"  # int; smaller than the budget when ASHA stopped it
-ATTEMPT: Final = "attempt"  # int, 0 for the first run of this trial number
+INTERRUPTED: Final = "interrupted"  # True on a trial the driver left RUNNING when it died
+DUPLICATE_OF: Final = "duplicate_of"  # trial number whose spec a skipped proposal repeated
+IMAGES_PER_S: Final = "images_per_s"  # training throughput of the trial (all replicates)

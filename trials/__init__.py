@@ -1,0 +1,1 @@
+"""Running candidates: data, the training loop, the Optuna study, Ray Tune workers, the CLI."""

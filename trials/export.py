@@ -1,0 +1,69 @@
+"""Taking one trial out of a study: its spec, its trained weights, a module that loads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import optuna
+import torch
+from torch import nn
+
+from search_space.build import build_model
+from search_space.spec import ArchSpec
+from trials import record
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def pick_trial(study: optuna.Study, number: int | None, best: str | None) -> optuna.trial.FrozenTrial:
+    """``number``, or the best complete trial for objective ``best``."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if number is not None:
+        for t in study.get_trials(deepcopy=False):
+            if t.number == number:
+                return t
+        raise ExportError(f"study {study.study_name!r} has no trial {number} (it has {len(study.trials)})")
+    objectives = study.user_attrs.get(record.STUDY_OBJECTIVES, [])
+    if best not in objectives:
+        raise ExportError(f"--best {best!r} is not an objective of this study; choose from {objectives}")
+    if not complete:
+        raise ExportError(f"study {study.study_name!r} has no complete trial yet")
+    i = objectives.index(best)
+    sign = 1 if record.OBJECTIVES[best] == "maximize" else -1
+    return max(complete, key=lambda t: sign * t.values[i])
+
+
+def export_trial(trial: optuna.trial.FrozenTrial, num_classes: int, in_channels: int, image_size: int,
+                 out_dir: str | Path) -> dict[str, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = ArchSpec.from_params(trial.params)
+    meta = {"spec": spec.to_dict(), "num_classes": num_classes, "in_channels": in_channels,
+            "image_size": image_size, "trial": trial.number, "values": trial.values}
+    paths = {"spec": out / "spec.json"}
+    paths["spec"].write_text(json.dumps(meta, indent=2))
+    weights = trial.user_attrs.get(record.WEIGHTS_PATH)
+    if weights and Path(weights).exists():
+        paths["weights"] = out / "weights.pt"
+        shutil.copyfile(weights, paths["weights"])
+        load_exported(out)  # refuse to hand out weights that do not fit the spec
+    return paths
+
+
+def load_exported(path: str | Path) -> nn.Module:
+    """Rebuild an exported trial: the spec's model, with its weights when they were saved."""
+    path = Path(path)
+    meta = json.loads((path / "spec.json").read_text())
+    model = build_model(ArchSpec.from_dict(meta["spec"]), meta["num_classes"], meta["in_channels"], meta["image_size"])
+    weights = path / "weights.pt"
+    if weights.exists():
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        except Exception as err:  # pickle errors, wrong keys, wrong shapes: all "not what it claims"
+            raise ExportError(f"{weights} is not a state_dict of this spec's model: {str(err).splitlines()[0]}") from None
+    return model.eval()

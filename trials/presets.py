@@ -1,0 +1,70 @@
+"""Ready-made ablations, one per paper table: a grid over one factor, the rest fixed.
+
+Each preset is an ordinary search config (grid sampler, replicates), so its study reads like
+the paper's table in ``fusionscope report``.  Sizes are CPU-friendly; raise ``width``,
+``epochs`` and ``subset`` (``--set``) for numbers closer to the papers'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_COMMON_SPACE = {"width": 16, "depth": 1, "stages": 3, "side_channels": 32, "alpha": 1,
+                 "combination": "single"}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "cfn-fusion": {  # CFN Table 1: plain CNN vs sum / conv / LC fusion of GAP branches
+        "about": "CFN Table 1: CNN (no fusion) vs CNN-Sum, CNN-Conv and CFN (LC fusion), EFLP",
+        "space": {"backbone": "plain", "fusion_site": "gap", "fusion": ["none", "sum", "conv", "lc"],
+                  "strategy": "eflp", "branches": "1,2"},
+    },
+    "cfn-strategy": {  # CFN §3.1, eq. 2: early fusion/late prediction vs the opposite
+        "about": "CFN eq. 2 / Fig. 2: EFLP vs EPLF with LC fusion",
+        "space": {"backbone": "plain", "fusion_site": "gap", "fusion": "lc", "strategy": ["eflp", "eplf"],
+                  "branches": "1,2"},
+    },
+    "scff-downsample": {  # SCFF Table 2 (upper): D-S types with F-F = add
+        "about": "SCFF Table 2 (upper): D-S module types, F-F fixed to addition",
+        "space": {"backbone": "resnet", "fusion_site": "pyramid", "branches": "1,2", "merge": "add",
+                  "detach": False, "downsample": ["avgpool_conv", "maxpool_conv", "conv2x2", "conv1x1",
+                                                  "avgpool", "maxpool"]},
+    },
+    "scff-detach": {  # SCFF Table 2 (lower) / Fig. 3: cut the fusion gradient into lower stages
+        "about": "SCFF Table 2 (lower), Fig. 3: average vs max pooling D-S, with and without detach",
+        "space": {"backbone": "resnet", "fusion_site": "pyramid", "branches": "1,2", "merge": "add",
+                  "downsample": ["avgpool", "maxpool"], "detach": [False, True]},
+    },
+    "scfusion-parts": {  # scFusion Fig. 7: A regular, B SC only, C + addition, D + addition + inverse
+        "about": "scFusion Fig. 7: A regular kernels, B SC kernels, C + addition, D + addition + inverse",
+        "space": {"backbone": "vgg", "fusion_site": "gap", "fusion": "none", "alpha": [1, 4],
+                  "sc_add": [False, True], "sc_inverse": [False, True]},
+    },
+    "scfusion-alpha": {  # scFusion Table 3: complexity knob alpha
+        "about": "scFusion Table 3: alpha = 1 (regular), 2, 4, 8 with addition and inverse",
+        "space": {"backbone": "resnet", "fusion_site": "gap", "fusion": "none", "alpha": [1, 2, 4, 8],
+                  "sc_add": True, "sc_inverse": True},
+    },
+    "hcnn-combination": {  # HCNN Tables 1-2: single net vs [A,B]+avg vs [A,B]+2CL
+        "about": "HCNN Tables 1-2: single net vs [A,B]+avg vs [A,B]+2CL (A plain, B resnet)",
+        "space": {"backbone": "plain", "fusion_site": "gap", "fusion": "none",
+                  "combination": ["single", "avg", "cl"], "cl_layers": 2, "cl_width": 64,
+                  "partner_backbone": "resnet", "partner_width": 16, "partner_depth": 1},
+    },
+}
+
+
+def preset_config(name: str, replicates: int = 3, epochs: int = 2, subset: int = 4000) -> dict[str, Any]:
+    """The preset as a raw config mapping (``trials.config.from_dict`` validates it)."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    return {
+        "study": f"ablate-{name}",
+        "data": {"dataset": "fashion-mnist", "subset": subset, "val_fraction": 0.2},
+        "space": {**_COMMON_SPACE, **preset["space"]},
+        "objectives": ["accuracy", "params"],
+        "sampler": {"name": "grid", "seed": 0},
+        "budget": {"trials": 1000, "epochs": epochs},  # the grid's size bounds it
+        "training": {"replicates": replicates, "batch_size": 64},
+        "resources": {"cpus_per_trial": 1, "concurrent": 2},
+    }

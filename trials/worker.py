@@ -1,0 +1,75 @@
+"""What a Ray worker runs for one trial: build, time, train, report.
+
+Data are loaded once per worker process (``_data``'s cache) and actors are reused between
+trials, so a worker pays for the data set once, not once per trial.  Candidate failures are
+reported as results, not raised: Ray's retries are for dead workers, and retrying a NaN loss
+would only spend the budget on it again.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from search_space.cost import measure_latency
+from search_space.build import build_model
+from search_space.spec import ArchSpec, SpecError
+from trials.config import TrainingConfig
+from trials.data import DataConfig, load_data
+from trials.train import CandidateError, pick_device, train_spec
+
+
+@functools.lru_cache(maxsize=2)
+def _data(cfg: DataConfig):
+    return load_data(cfg)
+
+
+def _describe(err: BaseException) -> str:
+    where = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+    at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+    return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}{at}"
+
+
+def run_trial(config: dict[str, Any]) -> None:
+    """Ray Tune function trainable.  ``config`` = {"number", "params", "job"} from the searcher."""
+    from ray import tune  # only here: the rest of trials.train stays Ray-free
+
+    import ray
+
+    job = config["job"]
+    cpus = max(1, int(job["cpus_per_trial"]))
+    torch.set_num_threads(cpus)
+    device = pick_device(job["gpus_per_trial"])
+    where = {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
+             "device": str(device) if device.type == "cpu" else f"cuda ({torch.cuda.get_device_name(device)})",
+             "pid": os.getpid()}
+    try:
+        spec = ArchSpec.from_params(config["params"])
+        training = TrainingConfig(**job["training"])
+        data = _data(DataConfig(**job["data"]))
+        probe = build_model(spec, data.num_classes, data.in_channels, data.image_size)
+        latency = measure_latency(probe, data.in_channels, data.image_size, str(device), job["latency_batch"])
+        epochs = job["epochs"]
+
+        def on_epoch(epoch: int, accuracy: float) -> None:
+            if epoch < epochs:
+                tune.report({"epoch": epoch, "accuracy": accuracy, "latency_ms": latency, **where})
+
+        result = train_spec(spec, data, training, epochs, device, on_epoch)
+        weights = None
+        if job.get("weights_dir"):
+            weights = str(Path(job["weights_dir"]) / f"trial_{config['number']}.pt")
+            Path(weights).parent.mkdir(parents=True, exist_ok=True)
+            torch.save(result.models[0].state_dict(), weights)
+        tune.report({"epoch": epochs, "accuracy": result.history[-1], "latency_ms": latency, **where,
+                     "final": True, "accuracy_replicates": result.accuracy_replicates,
+                     "history": result.history, "train_time_s": result.train_time_s,
+                     "images_per_s": result.images_per_s, "weights_path": weights})
+    except (CandidateError, SpecError, torch.OutOfMemoryError, RuntimeError, ValueError) as err:
+        tune.report({"epoch": 0, "accuracy": 0.0, **where, "final": True, "error": _describe(err)})
