@@ -172,12 +172,11 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
                progress: bool = True, runs_dir: str | Path = "runs") -> SearchSummary:
     """Run (or continue) the search until the storage holds ``budget.trials`` finished trials."""
     url = storage_url or config.storage_url
+    data = load_data(config.data)  # bad data fails here, before the study or Ray is touched
     study = open_study(config, url)
     rerun = recover_interrupted(study)
-    remaining = config.budget.trials - finished_count(study)
-    if remaining <= 0:
+    if config.budget.trials - finished_count(study) <= 0:
         return summarize(study, url)
-    data = load_data(config.data)  # fail fast on bad data, before Ray starts
     study.set_user_attr(record.STUDY_DATA_SHAPE, [data.num_classes, data.in_channels, data.image_size])
     import ray
     from ray import tune

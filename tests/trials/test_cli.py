@@ -1,0 +1,97 @@
+"""The command line: help everywhere, bad input named, nothing recorded is lost."""
+
+import json
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+from trials.cli import build_parser, main
+
+FUSIONSCOPE = [sys.executable, "-m", "trials.cli"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run(FUSIONSCOPE + list(args), capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_every_command_has_help():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) >= {"search", "ablate", "cost", "pareto", "report", "export", "dashboard"}
+    for name in commands:
+        with pytest.raises(SystemExit) as exit_:
+            main([name, "--help"])
+        assert exit_.value.code == 0
+
+
+def test_cost_command_prints_cfn_breakdown(capsys):
+    assert main(["cost", "backbone=plain", "fusion=lc", "branches=1,2", "side_channels=192", "width=96"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["breakdown"]["params"]["fusion"] == 768
+    assert out["params"] == sum(out["breakdown"]["params"].values())
+    assert out["macs"] == sum(out["breakdown"]["macs"].values()) and "multiply-accumulates" in out["mac_convention"]
+    assert main(["cost", "fusion=max"]) == 2
+    assert "fusion='max'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """One real search whose records the bad-input tests must leave untouched."""
+    from tests.trials.conftest import TINY
+
+    tmp = tmp_path_factory.mktemp("cli")
+    db = tmp / "keep.db"
+    path = tmp / "keep.yaml"
+    path.write_text(TINY.format(study="keep", db=db, trials=2, epochs=1, lr=0.05))
+    out = run("search", "--config", str(path), "--no-progress", cwd=tmp)
+    assert out.returncode == 0, out.stderr[-2000:]
+    url = f"sqlite:///{db}"
+    return tmp, path, url
+
+
+def snapshot(url):
+    s = optuna.load_study(study_name="keep", storage=url)
+    return [(t.number, t.state, t.values, t.params) for t in s.trials]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit, words", [
+    (lambda t: t + "\nsurprise: 1\n", ["'surprise'"]),
+    (lambda t: t.replace("dataset: fashion-mnist", "dataset: mnist2"), ["mnist2"]),
+    (lambda t: t.replace("objectives: [accuracy, macs]", "objectives: [accuracy, flops]"), ["'flops'"]),
+    (lambda t: t.replace("objectives: [accuracy, macs]", "objectives: [accuracy, params]"), ["objectives", "'macs'"]),
+    (lambda t: t.replace("width: 8", "width: [8, 12]").replace("alpha: [1, 2]", "alpha: [1, 8]"), ["alpha=8", "width=12"]),
+    (lambda t: t.replace("space:", "space: [").replace("combination: single", "combination: single"), ["YAML"]),
+    (lambda t: t.replace("dataset: fashion-mnist", "dataset: 'imagefolder:/nonexistent/x'"), ["/nonexistent/x"]),
+])
+def test_bad_input_is_named_and_the_study_is_untouched(recorded, edit, words):
+    tmp, path, url = recorded
+    before = snapshot(url)
+    bad = tmp / "bad.yaml"
+    bad.write_text(edit(path.read_text()))
+    out = run("search", "--config", str(bad), "--no-progress", cwd=tmp)
+    assert out.returncode != 0
+    for w in words:
+        assert w in out.stderr, out.stderr[-1500:]
+    assert "Traceback" not in out.stderr
+    assert snapshot(url) == before
+
+
+@pytest.mark.slow
+def test_export_best_trial_and_reject_bad_weights(recorded, tmp_path):
+    tmp, path, url = recorded
+    out = run("export", "--storage", url, "--study", "keep", "--best", "accuracy", "-o", str(tmp_path / "best"))
+    assert out.returncode == 0, out.stderr
+    from trials.export import ExportError, load_exported
+
+    model = load_exported(tmp_path / "best")
+    import torch
+
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    (tmp_path / "best" / "weights.pt").write_bytes(b"not a state dict")
+    with pytest.raises(ExportError, match="not a state_dict"):
+        load_exported(tmp_path / "best")
+    out = run("export", "--storage", url, "--study", "keep", "--trial", "99", "-o", str(tmp_path / "x"))
+    assert out.returncode == 2 and "no trial 99" in out.stderr

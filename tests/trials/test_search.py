@@ -1,0 +1,131 @@
+"""Real searches: Ray Tune trains, the Optuna storage records, resumes lose nothing."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import psutil
+import pytest
+from optuna.trial import TrialState
+
+from search_space.spec import ArchSpec
+from trials import record
+from trials.config import load
+from trials.search import run_search
+from trials.study import finished_count
+
+pytestmark = pytest.mark.slow
+FUSIONSCOPE = [sys.executable, "-m", "trials.cli"]
+
+
+def trials_of(url, study):
+    return optuna.load_study(study_name=study, storage=url).get_trials()
+
+
+def test_real_search_records_every_trial(tiny_config, tmp_path):
+    path, url, study = tiny_config(trials=6)
+    summary = run_search(load(path), progress=False, runs_dir=tmp_path / "runs")
+    assert summary.complete == 6
+    s = optuna.load_study(study_name=study, storage=url)
+    assert s.user_attrs[record.STUDY_OBJECTIVES] == ["accuracy", "macs"]
+    assert s.best_trials
+    for t in s.get_trials(states=(TrialState.COMPLETE,)):
+        spec = ArchSpec.from_params(t.params)
+        assert t.params == spec.to_params() and t.user_attrs[record.SPEC] == spec.to_dict()
+        assert 0 <= t.values[0] <= 1 and t.values[1] == t.user_attrs[record.MACS] > 0
+        for key in (record.PARAMS, record.COST_BREAKDOWN, record.LATENCY_MS, record.VAL_ACCURACY_HISTORY,
+                    record.TRAIN_TIME_S, record.SEEDS, record.DEVICE, record.VERSIONS, record.NODE_ID,
+                    record.ACCURACY_REPLICATES):
+            assert t.user_attrs.get(key) is not None, key
+        assert os.path.exists(t.user_attrs[record.WEIGHTS_PATH])
+    # two concurrent Ray trials: some trial started before another finished
+    done = s.get_trials(states=(TrialState.COMPLETE,))
+    assert any(a.datetime_start < b.datetime_complete and b.datetime_start < a.datetime_complete
+               for a in done for b in done if a.number < b.number)
+
+
+def test_sigkill_then_resume_loses_and_repeats_nothing(tiny_config, tmp_path):
+    path, url, study = tiny_config(study="killed", trials=6, epochs=3)
+    cmd = FUSIONSCOPE + ["search", "--config", str(path), "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    before = []
+    while time.time() < deadline:
+        time.sleep(1)
+        try:
+            before = [t for t in trials_of(url, study) if t.state == TrialState.COMPLETE]
+            running = [t for t in trials_of(url, study) if t.state == TrialState.RUNNING]
+        except Exception:  # the study is not created yet
+            continue
+        if len(before) >= 2 and running:
+            break
+    assert len(before) >= 2 and running, "search did not get going"
+    proc.send_signal(signal.SIGKILL)  # the driver dies mid-trial
+    proc.wait()
+    before = {t.number: t.values for t in trials_of(url, study) if t.state == TrialState.COMPLETE}
+    interrupted = [t for t in trials_of(url, study) if t.state == TrialState.RUNNING]
+    assert interrupted
+
+    out = subprocess.run(cmd + ["--resume"], cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stderr[-2000:]
+    after = trials_of(url, study)
+    complete = [t for t in after if t.state == TrialState.COMPLETE]
+    assert {n: v for n, v in before.items()} == {t.number: t.values for t in complete if t.number in before}
+    assert len(complete) == 6 == finished_count(optuna.load_study(study_name=study, storage=url))
+    keys = [t.user_attrs[record.SPEC_KEY] for t in complete]
+    assert len(keys) == len(set(keys))  # nothing trained twice
+    for t in interrupted:  # marked FAIL as interrupted, and re-run with the same params
+        stored = next(a for a in after if a.number == t.number)
+        assert stored.state == TrialState.FAIL and stored.user_attrs[record.INTERRUPTED]
+        assert any(c.params == t.params for c in complete)
+
+
+def test_failing_candidates_are_recorded_and_the_search_goes_on(tiny_config, tmp_path):
+    path, url, study = tiny_config(study="fails", trials=4, extra="")
+    text = path.read_text().replace("backbone: plain", "backbone: [plain, 'tv:nosuchnet']")
+    path.write_text(text)
+    run_search(load(path), progress=False, runs_dir=tmp_path / "runs")
+    trials = trials_of(url, study)
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert failed and all("nosuchnet" in t.user_attrs[record.ERROR] for t in failed)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 4 - len(failed)
+
+    path, url, study = tiny_config(study="nan", trials=2, lr=1e12)
+    run_search(load(path), progress=False, runs_dir=tmp_path / "runs")
+    trials = trials_of(url, study)
+    assert [t.state for t in trials] == [TrialState.FAIL] * 2
+    for t in trials:
+        assert "non-finite" in t.user_attrs[record.ERROR]
+        assert t.user_attrs[record.MACS] > 0  # cost was recorded before training
+
+
+def _descendants_named(pid, word):
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=True) if word in " ".join(p.cmdline())]
+    except psutil.Error:
+        return []
+
+
+def test_killed_ray_worker_is_retried(tiny_config, tmp_path):
+    path, url, study = tiny_config(study="workerkill", trials=3, epochs=3)
+    proc = subprocess.Popen(FUSIONSCOPE + ["search", "--config", str(path), "--no-progress"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    killed, deadline = None, time.time() + 180
+    while killed is None and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        try:
+            running = [t for t in trials_of(url, study) if t.state == TrialState.RUNNING]
+        except Exception:
+            continue
+        workers = _descendants_named(proc.pid, "ImplicitFunc")
+        if running and workers:
+            killed = workers[0].pid
+            os.kill(killed, signal.SIGKILL)
+    assert killed, "no Ray worker to kill"
+    _, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err[-2000:]
+    trials = trials_of(url, study)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3  # the killed trial was retried
