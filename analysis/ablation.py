@@ -203,8 +203,8 @@ def paired_difference(
     return Difference(mean, None, "1 pair, <2 replicates per side", pairs)
 
 
-
-def level_stats(rows: Sequence[TrialRow], difference: Difference | None, level: Any) -> LevelStats:
+def level_stats(level: Any, rows: Sequence[TrialRow], difference: Difference | None) -> LevelStats:
+    """Pooled per-seed accuracy and mean costs of the level's complete trials."""
     samples = [a for r in rows for a in r.accuracy_samples]
     costs = {
         name: [c for c in (r.cost(name) for r in rows) if c is not None] for name in ("params", "macs")
@@ -241,9 +241,9 @@ def ablation_tables(rows: Sequence[TrialRow]) -> tuple[FactorTable, ...]:
         reference = levels[0]
         stats_rows = tuple(
             level_stats(
+                level,
                 [r for r in complete if r.params.get(factor, _ABSENT) == level],
                 None if level == reference else paired_difference(all_designs, factor, level, reference),
-                level,
             )
             for level in levels
         )

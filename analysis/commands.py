@@ -21,7 +21,7 @@ from analysis.report import write_report
 
 _STORAGE_HELP = (
     "Optuna storage URL of the search, e.g. sqlite:///runs/search.db or "
-    "postgresql://user:password@host/db (passwords are never printed)"
+    "postgresql+psycopg2://user:password@host/db (passwords are never printed)"
 )
 _PNG_HELP = (
     "also write PNGs (needs kaleido and a Chrome/Chromium; set BROWSER_PATH if it is not on PATH)"
@@ -33,8 +33,11 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _storage_error(storage: str, exc: SQLAlchemyError) -> int:
+def _storage_error(storage: str, exc: SQLAlchemyError | ImportError) -> int:
     cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    if isinstance(exc, ImportError) and storage.startswith("postgresql://"):
+        # SQLAlchemy ≥ 2.1 maps a bare postgresql:// to psycopg 3, not psycopg2.
+        cause = cause.rstrip(".") + "; with psycopg2 installed, write the URL as postgresql+psycopg2://..."
     return _fail(f"cannot read the storage {mask_url(storage)}: {cause}")
 
 
@@ -45,7 +48,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
         info = pareto_info(study, x=args.x, y=args.y)
     except (StudyNotFoundError, UnknownObjectiveError) as exc:
         return _fail(exc.args[0])
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ImportError) as exc:
         return _storage_error(args.storage, exc)
     except ValueError as exc:  # one objective only, or --x equal to --y
         return _fail(str(exc))
@@ -70,7 +73,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         paths = write_report(args.storage, args.study, args.output, png=args.png)
     except StudyNotFoundError as exc:
         return _fail(exc.args[0])
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ImportError) as exc:
         return _storage_error(args.storage, exc)
     except PngExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -92,12 +95,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"a scatter matrix of all objectives for three or more. {MACS_CONVENTION}."
         ),
     )
-    pareto.add_argument("--storage", required=True, help=_STORAGE_HELP)
-    pareto.add_argument("--study", required=True, help="study name in that storage")
-    pareto.add_argument("--x", help="objective on the x axis, e.g. macs, params, latency")
-    pareto.add_argument("--y", help="objective on the y axis, e.g. accuracy")
+    pareto.add_argument("--storage", required=True, metavar="URL", help=_STORAGE_HELP)
+    pareto.add_argument("--study", required=True, metavar="NAME", help="study name in that storage")
     pareto.add_argument(
-        "-o", "--output", default="pareto.html", help="HTML file to write (default: pareto.html)"
+        "--x", metavar="OBJECTIVE", help="objective on the x axis, e.g. macs, params, latency"
+    )
+    pareto.add_argument("--y", metavar="OBJECTIVE", help="objective on the y axis, e.g. accuracy")
+    pareto.add_argument(
+        "-o", "--output", default="pareto.html", metavar="FILE",
+        help="HTML file to write (default: pareto.html)",
     )
     pareto.add_argument("--png", action="store_true", help=_PNG_HELP + ", beside the HTML")
     pareto.set_defaults(func=cmd_pareto)
@@ -112,10 +118,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "the reference level, params, MACs), param importance and failed trials."
         ),
     )
-    report.add_argument("--storage", required=True, help=_STORAGE_HELP)
-    report.add_argument("--study", required=True, help="study name in that storage")
+    report.add_argument("--storage", required=True, metavar="URL", help=_STORAGE_HELP)
+    report.add_argument("--study", required=True, metavar="NAME", help="study name in that storage")
     report.add_argument(
-        "-o", "--output", default="report", help="directory to write into (default: report/)"
+        "-o", "--output", default="report", metavar="DIR",
+        help="directory to write into (default: report/)",
     )
     report.add_argument("--png", action="store_true", help=_PNG_HELP)
     report.set_defaults(func=cmd_report)

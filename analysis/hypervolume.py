@@ -39,17 +39,31 @@ def hypervolume(losses: np.ndarray, reference: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class HypervolumeHistory:
-    """Hypervolume of the complete trials numbered up to each complete trial."""
+    """Hypervolume of the complete trials numbered up to each complete trial.
+
+    Raw values multiply the objectives' units (hard to read with MACs in the millions), so
+    ``share`` divides them by the volume of the box between the reference point and the ideal
+    point (the best value seen on each objective): 1.0 would be one trial best at everything.
+    """
 
     objectives: tuple[Objective, ...]
     reference_point: Mapping[str, float]
     reference_rule: str
+    ideal_point: Mapping[str, float]
     trial_numbers: tuple[int, ...]
     values: tuple[float, ...]
 
     @property
     def final(self) -> float:
         return self.values[-1] if self.values else 0.0
+
+    @property
+    def box_volume(self) -> float:
+        sides = [abs(self.reference_point[o.name] - self.ideal_point[o.name]) for o in self.objectives]
+        return float(np.prod(sides))
+
+    def share(self, value: float) -> float:
+        return value / self.box_volume if self.box_volume > 0 else 0.0
 
 
 def data_reference_point(
@@ -93,13 +107,19 @@ def hypervolume_history(
     losses = sign * np.array([[r.values[o.name] for o in objectives] for r in rows]).reshape(
         len(rows), len(objectives)
     )
-    values = tuple(hypervolume(losses[: i + 1], reference) for i in range(len(rows)))
+    values: list[float] = []
+    for i in range(len(rows)):
+        # a trial weakly dominated by an earlier one adds nothing: skip the recomputation
+        adds_nothing = bool(values) and bool((losses[:i] <= losses[i]).all(axis=1).any())
+        values.append(values[-1] if adds_nothing else hypervolume(losses[: i + 1], reference))
+    ideal = sign * losses.min(axis=0) if rows else sign * reference
     return HypervolumeHistory(
         objectives=objectives,
         reference_point={o.name: float(reference_point[o.name]) for o in objectives},
         reference_rule=rule,
+        ideal_point={o.name: float(v) for o, v in zip(objectives, ideal)},
         trial_numbers=tuple(r.number for r in rows),
-        values=values,
+        values=tuple(values),
     )
 
 
@@ -112,18 +132,27 @@ def describe_reference(history: HypervolumeHistory) -> str:
 
 def hypervolume_figure(history: HypervolumeHistory) -> go.Figure:
     """Line of hypervolume against trial number, the reference point in the title."""
+    units = " × ".join(o.name for o in history.objectives)
     fig = go.Figure(
         go.Scatter(
-            x=list(history.trial_numbers), y=list(history.values), mode="lines+markers",
-            line={"shape": "hv"}, name="hypervolume",
-            hovertemplate="trial %{x}<br>hypervolume %{y:.4g}<extra></extra>",
+            x=list(history.trial_numbers), y=[history.share(v) for v in history.values],
+            customdata=list(history.values), mode="lines+markers", line={"shape": "hv"},
+            name="hypervolume",
+            hovertemplate=(
+                f"trial %{{x}}<br>%{{y:.1%}} of the box<br>%{{customdata:.4g}} ({units})<extra></extra>"
+            ),
         )
     )
-    units = " × ".join(o.name for o in history.objectives)
     fig.update_layout(
-        title={"text": f"Hypervolume history<br><sup>reference point: {describe_reference(history)}</sup>"},
+        title={
+            "text": f"Hypervolume history<br><sup>reference point: {describe_reference(history)}</sup>"
+        },
         xaxis={"title": {"text": "trial number"}},
-        yaxis={"title": {"text": f"hypervolume ({units})"}},
+        yaxis={
+            "title": {"text": "share of the reference-to-ideal box"},
+            "tickformat": ".0%",
+            "rangemode": "tozero",
+        },
         template="plotly_white",
     )
     return fig

@@ -34,12 +34,19 @@ class Importance:
 
 
 def param_importances(study: optuna.Study) -> tuple[Importance, ...]:
-    """One ``Importance`` per objective; "n/a" notes when there are too few complete trials."""
+    """One ``Importance`` per objective over the params that varied among complete trials;
+    "n/a" notes when there are too few complete trials."""
     objectives = study_objectives(study)
-    n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    n_complete = len(complete)
     if n_complete < MIN_COMPLETE_TRIALS:
         note = f"n/a: needs ≥ {MIN_COMPLETE_TRIALS} complete trials (has {n_complete})"
         return tuple(Importance(o.name, {}, note) for o in objectives)
+    values: dict[str, set] = {}
+    for trial in complete:
+        for name, value in trial.params.items():
+            values.setdefault(name, set()).add(value)
+    varied = [name for name, seen in values.items() if len(seen) >= 2]  # fixed params score 0
     results = []
     for index, objective in enumerate(objectives):
         sign = -1.0 if objective.maximize else 1.0  # PED-ANOVA treats lower targets as better
@@ -53,6 +60,7 @@ def param_importances(study: optuna.Study) -> tuple[Importance, ...]:
             importances = get_param_importances(
                 study,
                 evaluator=PedAnovaImportanceEvaluator(target_quantile=TARGET_QUANTILE),
+                params=varied,
                 target=target,
             )
         note = f"PED-ANOVA, best {TARGET_QUANTILE:.0%} of {n_complete} complete trials vs all"

@@ -1,7 +1,10 @@
 """The Pareto front of a study: the numbers (``ParetoInfo``), then a plotly rendering.
 
 Front membership is Optuna's own (``study.best_trials``, over all of the study's objectives);
-the line joining the front in a 2-D plot is the front of just the two plotted objectives.
+the line joining the front in each panel is the front of just that panel's two objectives.
+Three or more objectives are drawn as a lower-triangle grid of 2-D panels in SVG rather than
+``go.Splom`` or a 3-D scatter: those need WebGL, which headless and GPU-less Chrome only gets
+through a software fallback that Chrome has deprecated.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import optuna
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from analysis.formatting import format_objective, format_spec, objective_label
 from analysis.load import Objective, TrialRow, study_objectives, trial_rows
@@ -39,19 +43,23 @@ class ParetoPoint:
 class ParetoInfo:
     """What a Pareto plot shows, independent of how it is drawn.
 
-    ``axes`` are the plotted objectives (two: a scatter plot; three or more: a scatter matrix).
-    ``join_line`` holds the trial numbers on the front of the two plotted objectives, sorted
-    by x, and is empty for a scatter matrix.
+    ``axes`` are the plotted objectives: two give one scatter (x, y); three or more give one
+    panel per pair.  ``join_lines`` maps each panel's (x, y) to the trial numbers on the 2-D
+    front of those two objectives, sorted by x.
     """
 
     objectives: tuple[Objective, ...]
     axes: tuple[str, ...]
     points: tuple[ParetoPoint, ...]
-    join_line: tuple[int, ...]
+    join_lines: Mapping[tuple[str, str], tuple[int, ...]]
 
     @property
     def front(self) -> tuple[ParetoPoint, ...]:
         return tuple(p for p in self.points if p.on_front)
+
+    @property
+    def panels(self) -> list[tuple[str, str]]:
+        return list(self.join_lines)
 
 
 def non_dominated(losses: np.ndarray) -> np.ndarray:
@@ -83,13 +91,17 @@ def _check_axis(name: str, objectives: Sequence[Objective]) -> None:
 
 
 def _choose_axes(objectives: Sequence[Objective], x: str | None, y: str | None) -> tuple[str, ...]:
-    """Two named axes, or defaults: accuracy on y and a cost on x; all objectives if ≥3."""
+    """Two named axes, or defaults: accuracy on y and a cost on x; all objectives if ≥3.
+
+    With all objectives, the maximized ones (accuracy) come last, so the bottom row of the
+    grid shows accuracy against each cost.
+    """
     names = [o.name for o in objectives]
     for axis in (x, y):
         if axis is not None:
             _check_axis(axis, objectives)
     if x is None and y is None and len(names) >= 3:
-        return tuple(names)
+        return tuple(o.name for o in sorted(objectives, key=lambda o: o.maximize))
     if y is None:
         y = "accuracy" if "accuracy" in names and x != "accuracy" else next(n for n in names if n != x)
     if x is None:
@@ -100,11 +112,17 @@ def _choose_axes(objectives: Sequence[Objective], x: str | None, y: str | None) 
     return (x, y)
 
 
-def _losses(points: Sequence[ParetoPoint], objectives: Sequence[Objective], axes: Sequence[str]) -> np.ndarray:
+def _front_2d(
+    points: Sequence[ParetoPoint], objectives: Sequence[Objective], x: str, y: str
+) -> tuple[int, ...]:
+    """Trial numbers on the front of objectives x and y alone, in x order."""
+    if not points:
+        return ()
     sign = {o.name: -1.0 if o.maximize else 1.0 for o in objectives}
-    return np.array([[sign[a] * p.values[a] for a in axes] for p in points], dtype=float).reshape(
-        len(points), len(axes)
-    )
+    losses = [[sign[x] * p.values[x], sign[y] * p.values[y]] for p in points]
+    front = [p for p, keep in zip(points, non_dominated(losses)) if keep]
+    front.sort(key=lambda p: (p.values[x], p.values[y]))
+    return tuple(p.number for p in front)
 
 
 def pareto_info(study: optuna.Study, x: str | None = None, y: str | None = None) -> ParetoInfo:
@@ -119,66 +137,68 @@ def pareto_info(study: optuna.Study, x: str | None = None, y: str | None = None)
         for row in trial_rows(study)
         if row.complete
     )
-    join_line: tuple[int, ...] = ()
-    if len(axes) == 2 and points:
-        on_2d_front = non_dominated(_losses(points, objectives, axes))
-        front_2d = [p for p, keep in zip(points, on_2d_front) if keep]
-        front_2d.sort(key=lambda p: (p.values[axes[0]], p.values[axes[1]]))
-        join_line = tuple(p.number for p in front_2d)
-    return ParetoInfo(objectives, axes, points, join_line)
+    panels = [(axes[i], axes[j]) for j in range(1, len(axes)) for i in range(j)]
+    join_lines = {(px, py): _front_2d(points, objectives, px, py) for px, py in panels}
+    return ParetoInfo(objectives, axes, points, join_lines)
 
 
-def _axis_format(name: str) -> dict:
-    return {"title": {"text": objective_label(name)}, **({"tickformat": ".1%"} if name == "accuracy" else {})}
+def _axis_format(name: str, titled: bool = True) -> dict:
+    axis: dict = {"tickformat": ".1%"} if name == "accuracy" else {}
+    if titled:
+        axis["title"] = {"text": objective_label(name)}
+    return axis
 
 
 _DOMINATED_STYLE = {"color": "rgba(140, 140, 140, 0.55)", "size": 8}
 _FRONT_STYLE = {"color": "#d62728", "size": 11, "line": {"color": "black", "width": 1}}
+_LINE_STYLE = {"color": "#d62728", "width": 1.5, "dash": "dot"}
 
 
 def pareto_figure(info: ParetoInfo) -> go.Figure:
-    """Scatter of every complete trial, the front highlighted (and joined, in 2-D)."""
+    """Every complete trial, the front highlighted, each panel's 2-D front joined by a line."""
     n_objectives = len(info.objectives)
-    groups = (
-        (f"Pareto-optimal (all {n_objectives} objectives)", [p for p in info.points if p.on_front], _FRONT_STYLE),
+    front_name = "Pareto-optimal"
+    if n_objectives > len(info.axes):
+        front_name += f" (all {n_objectives} objectives)"
+    size = len(info.axes) - 1
+    line_name = f"front of {info.axes[1]} vs {info.axes[0]}" if size == 1 else "2-D front of each panel"
+    groups = (  # dominated first, so the front is drawn on top
         ("dominated", [p for p in info.points if not p.on_front], _DOMINATED_STYLE),
+        (front_name, [p for p in info.points if p.on_front], _FRONT_STYLE),
     )
-    fig = go.Figure()
-    if len(info.axes) == 2:
-        x, y = info.axes
-        by_number = {p.number: p for p in info.points}
-        line = [by_number[n] for n in info.join_line]
+    by_number = {p.number: p for p in info.points}
+    fig = make_subplots(
+        rows=size, cols=size, shared_xaxes="columns", shared_yaxes="rows",
+        horizontal_spacing=0.04, vertical_spacing=0.04,
+    )
+    for panel, (x, y) in enumerate(info.panels):
+        row, col = info.axes.index(y), info.axes.index(x) + 1
+        line = [by_number[n] for n in info.join_lines[(x, y)]]
         fig.add_trace(
             go.Scatter(
                 x=[p.values[x] for p in line], y=[p.values[y] for p in line], mode="lines",
-                line={"color": "#d62728", "width": 1.5, "dash": "dot"},
-                name=f"front of {x} vs {y}", hoverinfo="skip",
-            )
+                line=_LINE_STYLE, name=line_name, legendgroup="line",
+                showlegend=panel == 0, hoverinfo="skip",
+            ),
+            row=row, col=col,
         )
         for name, points, style in groups:
             fig.add_trace(
                 go.Scatter(
                     x=[p.values[x] for p in points], y=[p.values[y] for p in points],
-                    mode="markers", marker=style, name=name,
+                    mode="markers", marker=style, name=name, legendgroup=name, showlegend=panel == 0,
                     text=[p.hover for p in points], hovertemplate="%{text}<extra></extra>",
-                )
+                ),
+                row=row, col=col,
             )
-        fig.update_layout(xaxis=_axis_format(x), yaxis=_axis_format(y))
+        fig.update_xaxes(_axis_format(x, titled=row == size), row=row, col=col)
+        fig.update_yaxes(_axis_format(y, titled=col == 1), row=row, col=col)
+    if size == 1:
+        x, y = info.axes
         title = f"Pareto front: {y} vs {x}"
     else:
-        for name, points, style in groups:
-            fig.add_trace(
-                go.Splom(
-                    dimensions=[
-                        {"label": objective_label(a), "values": [p.values[a] for p in points]}
-                        for a in info.axes
-                    ],
-                    marker=style, name=name, diagonal_visible=False, showupperhalf=False,
-                    text=[p.hover for p in points], hovertemplate="%{text}<extra></extra>",
-                )
-            )
-        fig.update_layout(height=300 * len(info.axes), width=300 * len(info.axes) + 200)
         title = "Pareto front: " + ", ".join(info.axes)
+        fig.update_layout(height=330 * size + 120, width=400 * size + 260)
     fig.update_layout(
         title={"text": f"{title} ({len(info.points)} complete trials, {len(info.front)} on the front)"},
         template="plotly_white", hoverlabel={"align": "left"},

@@ -24,7 +24,12 @@ from analysis.formatting import (
     format_percent,
     format_spec,
 )
-from analysis.hypervolume import HypervolumeHistory, describe_reference, hypervolume_figure, hypervolume_history
+from analysis.hypervolume import (
+    HypervolumeHistory,
+    describe_reference,
+    hypervolume_figure,
+    hypervolume_history,
+)
 from analysis.importance import Importance, param_importances
 from analysis.load import Objective, TrialRow, mask_url, open_study, study_objectives, trial_rows
 from analysis.pareto import ParetoInfo, pareto_figure, pareto_info
@@ -119,7 +124,8 @@ def _pareto_section(report: Report) -> Section:
     )
     text = (
         f"{len(report.pareto.front)} of {len(report.pareto.points)} complete trials are "
-        f"Pareto-optimal over all {len(names)} objectives (Optuna's study.best_trials).",
+        f"Pareto-optimal over {'both' if len(names) == 2 else f'all {len(names)}'} objectives "
+        "(Optuna's study.best_trials).",
     )
     return Section("Pareto front", 2, text, table, "pareto")
 
@@ -136,9 +142,14 @@ def _hypervolume_section(report: Report) -> Section:
     text = (
         f"Reference point: {describe_reference(hv)} ({hv.reference_rule}).",
         f"Final hypervolume: {hv.final:.6g} (units: {' × '.join(o.name for o in hv.objectives)}) "
-        f"after {len(hv.values)} complete trials; the table lists the trials that raised it.",
+        f"after {len(hv.values)} complete trials, {hv.share(hv.final):.1%} of the box between "
+        f"the reference point and the ideal point (best value seen on each objective). "
+        f"The table lists the trials that raised it.",
     )
-    table = Table(("trial", "hypervolume"), tuple((str(n), f"{v:.6g}") for n, v in improvements))
+    table = Table(
+        ("trial", "hypervolume", "share of box"),
+        tuple((str(n), f"{v:.6g}", f"{hv.share(v):.1%}") for n, v in improvements),
+    )
     return Section("Hypervolume", 2, text, table, "hypervolume")
 
 
@@ -153,7 +164,7 @@ def _difference_cell(level: LevelStats) -> str:
         return "reference"
     if difference.mean is None:
         return f"n/a ({difference.method})"
-    interval = format_interval(difference.interval, signed=True)
+    interval = "[n/a]" if difference.interval is None else format_interval(difference.interval, signed=True)
     return f"{format_percent(difference.mean, signed=True)} {interval} ({difference.method})"
 
 
@@ -184,7 +195,8 @@ def _ablation_sections(report: Report) -> list[Section]:
             )
             for level in table.levels
         )
-        sections.append(Section(f"{table.label}: {table.factor}", 3, (), Table(header, rows)))
+        title = table.factor if table.label == table.factor else f"{table.label}: {table.factor}"
+        sections.append(Section(title, 3, (), Table(header, rows)))
     return sections
 
 
@@ -206,7 +218,10 @@ def _failure_section(report: Report) -> Section:
         return Section("Failed trials", 2, ("None.",))
     table = Table(
         ("trial", "error", "spec"),
-        tuple((str(r.number), r.error or "(no error recorded)", format_spec(r.spec)) for r in report.failures),
+        tuple(
+            (str(r.number), r.error or "(no error recorded)", format_spec(r.spec))
+            for r in report.failures
+        ),
     )
     return Section("Failed trials", 2, (), table)
 
@@ -293,24 +308,27 @@ def write_report(storage: str, study_name: str, out_dir: str | Path, png: bool =
     """Write report.md, report.html and pareto.html (and PNGs of the figures) into ``out_dir``.
 
     Returns the written paths by kind: ``markdown``, ``html``, ``pareto_html`` (absent without
-    a Pareto front) and, with ``png``, ``pareto_png`` and ``hypervolume_png``.
+    a Pareto front) and, with ``png``, ``pareto_png`` and ``hypervolume_png``.  When PNG export
+    is impossible, the Markdown and HTML are still written before ``PngExportError`` is raised.
     """
     report = build_report(storage, study_name)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figures = report_figures(report)
-    paths: dict[str, Path] = {}
+    paths = {"html": out / "report.html", "markdown": out / "report.md"}
+    paths["html"].write_text(to_html(report), encoding="utf-8")
     if "pareto" in figures:
         paths["pareto_html"] = out / "pareto.html"
-        figures["pareto"].write_html(paths["pareto_html"], include_plotlyjs=True, config={"displaylogo": False})
+        figures["pareto"].write_html(
+            paths["pareto_html"], include_plotlyjs=True, config={"displaylogo": False}
+        )
     images: dict[str, str] = {}
-    if png and figures:
-        pngs = {key: out / f"{key}.png" for key in figures}
-        write_pngs([figures[k] for k in pngs], list(pngs.values()))
-        paths.update({f"{key}_png": path for key, path in pngs.items()})
-        images = {key: path.name for key, path in pngs.items()}
-    paths["markdown"] = out / "report.md"
-    paths["markdown"].write_text(to_markdown(report, images), encoding="utf-8")
-    paths["html"] = out / "report.html"
-    paths["html"].write_text(to_html(report), encoding="utf-8")
+    try:
+        if png and figures:
+            pngs = {f"{key}_png": out / f"{key}.png" for key in figures}
+            write_pngs(list(figures.values()), list(pngs.values()))
+            paths.update(pngs)
+            images = {key: path.name for key, path in zip(figures, pngs.values())}
+    finally:
+        paths["markdown"].write_text(to_markdown(report, images), encoding="utf-8")
     return paths

@@ -59,6 +59,12 @@ def _run(config, args) -> int:
             return _fail(f"data: {err}")
         raise
     _print_summary(summary, config)
+    if getattr(args, "report", None):
+        from analysis.report import write_report
+
+        paths = write_report(args.storage or config.storage_url, config.study, args.report)
+        for kind, path in paths.items():
+            print(f"wrote {kind}: {path}")
     return 0
 
 
@@ -173,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--address", help="address of a running Ray cluster (default: start Ray locally)")
         p.add_argument("--trials", type=int, help="override budget.trials")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--report", metavar="DIR", help="when done, write the Pareto plot and report into DIR")
 
     p = sub.add_parser("search", help="run or continue a multi-objective search",
                        description="Run a search from a YAML config; the same command again continues it.")

@@ -82,9 +82,11 @@ def _make_searcher(study: optuna.Study, config: SearchConfig, rerun: list[dict],
         def restore(self, checkpoint_path: str) -> None:
             """Nothing to restore: resuming reads the Optuna storage."""
 
-        def _spec_done(self, key: str) -> int | None:
-            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-                if t.user_attrs.get(record.SPEC_KEY) == key and not t.user_attrs.get(record.DUPLICATE_OF):
+        def _spec_done(self, key: str, asking: int) -> int | None:
+            states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # running: being trained now
+            for t in study.get_trials(deepcopy=False, states=states):
+                if t.number != asking and t.user_attrs.get(record.SPEC_KEY) == key \
+                        and not t.user_attrs.get(record.DUPLICATE_OF):
                     return t.number
             return None
 
@@ -107,8 +109,8 @@ def _make_searcher(study: optuna.Study, config: SearchConfig, rerun: list[dict],
                 key = spec.key()
                 trial.set_user_attr(record.SPEC, spec.to_dict())
                 trial.set_user_attr(record.SPEC_KEY, key)
-                earlier = None if from_queue else self._spec_done(key)
-                if earlier is not None:  # the sampler repeated a finished spec: skip, don't retrain
+                earlier = None if from_queue else self._spec_done(key, trial.number)
+                if earlier is not None:  # the sampler repeated a finished or running spec: skip it
                     trial.set_user_attr(record.DUPLICATE_OF, earlier)
                     study.tell(trial, state=TrialState.PRUNED)
                     continue

@@ -15,6 +15,7 @@ import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from analysis.load import mask_url
 from trials import record
 from trials.config import SearchConfig
 
@@ -23,14 +24,6 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 class StudyError(RuntimeError):
     """The storage cannot be reached, or the study there does not fit the config."""
-
-
-def mask_url(url: str) -> str:
-    """The storage URL safe to print: the password replaced by ***."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL sqlalchemy understands: print nothing of it that could leak
-        return "<unparseable storage URL>"
 
 
 def _sqlite_wal(dbapi_connection, _record) -> None:

@@ -1,0 +1,22 @@
+"""``analysis`` reads the storage alone: it never imports Ray, nor ``trials`` beyond its names."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_ray_and_only_trials_record():
+    code = (
+        "import json, sys, pkgutil, importlib, analysis\n"
+        "for m in pkgutil.iter_modules(analysis.__path__): importlib.import_module('analysis.' + m.name)\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in ('ray', 'trials', 'torch'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(result.stdout.splitlines()[-1]) == ["trials", "trials.record"]

@@ -1,0 +1,62 @@
+"""Opening studies, reading rows, masking storage passwords."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import create_trial
+
+from analysis.load import StudyNotFoundError, mask_url, open_study, study_objectives, trial_rows
+
+
+def test_mask_url_hides_the_password_and_keeps_the_rest():
+    masked = mask_url("postgresql+psycopg2://bob:s3cr%40t@db.example:5432/runs")
+    assert "s3cr" not in masked
+    assert masked == "postgresql+psycopg2://bob:***@db.example:5432/runs"
+    assert mask_url("sqlite:///runs/x.db") == "sqlite:///runs/x.db"
+
+
+def test_mask_url_hides_the_password_of_a_string_sqlalchemy_cannot_parse():
+    masked = mask_url("not a url://bob:hunter2@host/db")
+    assert "hunter2" not in masked and "bob:***@host" in masked
+
+
+def test_rows_carry_states_values_by_name_and_attrs(search_study):
+    study = open_study(search_study.storage, search_study.name)
+    rows = {r.number: r for r in trial_rows(study)}
+    assert [o.name for o in study_objectives(study)] == ["accuracy", "params", "macs"]
+    assert [o.maximize for o in study_objectives(study)] == [True, False, False]
+    lc16 = rows[search_study.numbers["lc16"]]
+    assert lc16.complete and lc16.values["params"] == 121_030
+    assert lc16.accuracy_samples == [0.834, 0.829, 0.841]
+    assert lc16.values["accuracy"] == pytest.approx(sum(lc16.accuracy_samples) / 3)
+    failed = rows[search_study.numbers["failed"]]
+    assert failed.state == "FAIL" and failed.values == {} and "out of memory" in failed.error
+    assert sorted(r.state for r in rows.values()).count("RUNNING") == 1
+    # the spec attr lists irrelevant fields as None; the row's spec drops them
+    assert rows[search_study.numbers["none16"]].spec == {"backbone": "plain", "width": 16, "fusion": "none"}
+
+
+def test_objective_names_fall_back_to_positions_without_the_study_attr(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'bare.db'}"
+    study = optuna.create_study(storage=storage, study_name="bare", directions=["maximize", "minimize"])
+    study.add_trial(
+        create_trial(params={"a": 1}, distributions={"a": CategoricalDistribution((1, 2))}, values=[0.5, 3])
+    )
+    objectives = study_objectives(study)
+    assert [(o.name, o.maximize) for o in objectives] == [("obj0", True), ("obj1", False)]
+    assert trial_rows(study)[0].values == {"obj0": 0.5, "obj1": 3.0}
+
+
+def test_missing_study_names_it_and_lists_the_existing_ones(search_study):
+    with pytest.raises(StudyNotFoundError) as error:
+        open_study(search_study.storage, "no-such-study")
+    assert "'no-such-study'" in str(error.value) and "'cfn-search'" in str(error.value)
+
+
+def test_missing_sqlite_file_is_reported_not_created(tmp_path):
+    path = tmp_path / "absent.db"
+    with pytest.raises(StudyNotFoundError, match="does not exist"):
+        open_study(f"sqlite:///{path}", "x")
+    assert not path.exists()
