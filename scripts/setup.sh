@@ -14,6 +14,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q "torch>=2.4" "torchvision>=0.19"
+  # the versions this project is tested with (served from local disk here); any torch>=2.4 works
+  .venv/bin/pip install -q torch==2.14.1 torchvision==0.29.1 || .venv/bin/pip install -q "torch>=2.4" "torchvision>=0.19"
 fi
 .venv/bin/pip install -q -e ".[test]"
