@@ -49,34 +49,28 @@ class StagedBackbone(nn.Module):
         return outs
 
 
-def plain(in_channels: int, width: int, depth: int, stages: int, head_channels: int) -> StagedBackbone:
-    widths = [width] + [2 * width] * (stages - 1)
+def _pooled_stages(in_channels: int, widths: list[int], depth: int, last_extra: list[nn.Module]) -> list[nn.Module]:
+    """Stages of conv-BN-ReLU, each but the last ending in 2x2 max pooling (CFN's taps)."""
     mods, c = [], in_channels
     for s, w in enumerate(widths):
         layers = []
         for _ in range(depth):
             layers.append(conv_bn_relu(c, w))
             c = w
-        if s < stages - 1:
-            layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
-        else:
-            layers.append(conv_bn_relu(c, head_channels, kernel=1))
+        layers += [nn.MaxPool2d(2, 2, ceil_mode=True)] if s < len(widths) - 1 else last_extra
         mods.append(nn.Sequential(*layers))
-    return StagedBackbone(mods, widths[:-1] + [head_channels])
+    return mods
+
+
+def plain(in_channels: int, width: int, depth: int, stages: int, head_channels: int) -> StagedBackbone:
+    widths = [width] + [2 * width] * (stages - 1)
+    head = [conv_bn_relu(widths[-1], head_channels, kernel=1)]  # CFN's 1x1 conv of K channels
+    return StagedBackbone(_pooled_stages(in_channels, widths, depth, head), widths[:-1] + [head_channels])
 
 
 def vgg(in_channels: int, width: int, depth: int, stages: int) -> StagedBackbone:
     widths = [width * 2 ** s for s in range(stages)]
-    mods, c = [], in_channels
-    for s, w in enumerate(widths):
-        layers = []
-        for _ in range(depth):
-            layers.append(conv_bn_relu(c, w))
-            c = w
-        if s < stages - 1:
-            layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
-        mods.append(nn.Sequential(*layers))
-    return StagedBackbone(mods, widths)
+    return StagedBackbone(_pooled_stages(in_channels, widths, depth, []), widths)
 
 
 def resnet(in_channels: int, width: int, depth: int, stages: int) -> StagedBackbone:
