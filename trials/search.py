@@ -92,8 +92,10 @@ def _make_searcher(study: optuna.Study, config: SearchConfig, rerun: list[dict],
 
         def suggest(self, trial_id: str):
             for _ in range(MAX_DUPLICATES_IN_A_ROW):
-                if finished_count(study) + len(self.live) >= budget:
-                    return Searcher.FINISHED
+                running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+                if finished_count(study) + running >= budget:
+                    # wait for the running ones: one may still fail as interrupted and need a re-run
+                    return Searcher.FINISHED if running == 0 else None
                 from_queue = bool(pending)
                 if config.sampler.name == "grid" and not from_queue:
                     return Searcher.FINISHED
@@ -109,7 +111,7 @@ def _make_searcher(study: optuna.Study, config: SearchConfig, rerun: list[dict],
                 key = spec.key()
                 trial.set_user_attr(record.SPEC, spec.to_dict())
                 trial.set_user_attr(record.SPEC_KEY, key)
-                earlier = None if from_queue else self._spec_done(key, trial.number)
+                earlier = self._spec_done(key, trial.number)
                 if earlier is not None:  # the sampler repeated a finished or running spec: skip it
                     trial.set_user_attr(record.DUPLICATE_OF, earlier)
                     study.tell(trial, state=TrialState.PRUNED)

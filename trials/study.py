@@ -92,13 +92,15 @@ def open_study(config: SearchConfig, storage_url: str | None = None) -> optuna.S
 
 def recover_interrupted(study: optuna.Study) -> list[dict[str, Any]]:
     """Trials left RUNNING by a driver that died: mark them FAIL (interrupted) and return
-    their params so the search re-runs them first.  Completed trials are untouched."""
+    the params of those whose spec was fully sampled, so the search re-runs them first.
+    Completed trials are untouched."""
     rerun = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study._storage.set_trial_user_attr(t._trial_id, record.ERROR, "interrupted: the search stopped while it ran")
         study._storage.set_trial_user_attr(t._trial_id, record.INTERRUPTED, True)
         study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-        rerun.append(dict(t.params))
+        if record.SPEC_KEY in t.user_attrs:  # else it died while being sampled: nothing to re-run
+            rerun.append(dict(t.params))
     return rerun
 
 

@@ -74,7 +74,8 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(tiny_config, tmp_path):
     after = trials_of(url, study)
     complete = [t for t in after if t.state == TrialState.COMPLETE]
     assert {n: v for n, v in before.items()} == {t.number: t.values for t in complete if t.number in before}
-    assert len(complete) == 6 == finished_count(optuna.load_study(study_name=study, storage=url))
+    states = [(t.number, t.state.name, t.user_attrs.get(record.ERROR), t.user_attrs.get(record.DUPLICATE_OF)) for t in after]
+    assert len(complete) == 6 == finished_count(optuna.load_study(study_name=study, storage=url)), (states, out.stderr[-3000:])
     keys = [t.user_attrs[record.SPEC_KEY] for t in complete]
     assert len(keys) == len(set(keys))  # nothing trained twice
     for t in interrupted:  # marked FAIL as interrupted, and re-run with the same params
