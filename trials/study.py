@@ -8,6 +8,7 @@ together, and the timeout turns the remaining writer/writer overlaps into waits 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import optuna
@@ -45,11 +46,17 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
         engine_kwargs = {"connect_args": {"timeout": 60}}
     else:
         engine_kwargs = {"pool_pre_ping": True}
-    try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, ModuleNotFoundError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise StudyError(f"cannot open storage {mask_url(url)}: {first_line.replace(url, mask_url(url))}") from None
+    for attempt in range(5):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            break
+        except sqlalchemy.exc.IntegrityError:  # another process created the tables at the same moment
+            time.sleep(0.5 * (attempt + 1))
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as err:
+            text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise StudyError(f"cannot open storage {mask_url(url)}: {text.replace(url, mask_url(url))}") from None
+    else:
+        raise StudyError(f"cannot open storage {mask_url(url)}: its tables could not be created")
     if url.startswith("sqlite"):
         event.listen(storage.engine, "connect", _sqlite_wal)
         storage.engine.dispose()  # reconnect so the pragma applies to every pooled connection
@@ -86,7 +93,9 @@ def open_study(config: SearchConfig, storage_url: str | None = None) -> optuna.S
                                 sampler=make_sampler(config), load_if_exists=True)
     if config.study not in existing:
         study.set_user_attr(record.STUDY_OBJECTIVES, list(config.objectives))
-        study.set_user_attr(record.STUDY_CONFIG, config.to_dict())
+        recorded = config.to_dict()
+        recorded["storage"] = mask_url(url)  # a password never lands in the study
+        study.set_user_attr(record.STUDY_CONFIG, recorded)
     return study
 
 
@@ -108,4 +117,4 @@ def finished_count(study: optuna.Study) -> int:
     """Trials that count towards the budget: every ending except an interruption."""
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
     return sum(1 for t in study.get_trials(deepcopy=False, states=states)
-               if not t.user_attrs.get(record.INTERRUPTED) and not t.user_attrs.get(record.DUPLICATE_OF))
+               if not t.user_attrs.get(record.INTERRUPTED) and record.DUPLICATE_OF not in t.user_attrs)

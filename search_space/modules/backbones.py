@@ -115,7 +115,7 @@ class TorchvisionBackbone(nn.Module):
                 sizes.append(size)
             elif not sizes:
                 sizes.append(size)
-            last_node, last_channels = node, out.shape[1]
+            last_node = node
         taps.append(last_node)
         taps = taps[1:] if len(taps) > 4 else taps  # the stem's output is not a stage
         self.taps = taps

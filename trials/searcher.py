@@ -1,0 +1,139 @@
+"""The Ray Tune searcher that asks Optuna and records into its storage (imports Ray).
+
+A module-level class whose pickled state leaves out the study: Ray Tune pickles its searcher
+into the experiment folder, and the study's storage holds the URL, password included.
+Nothing is lost by that: a resumed search reads the Optuna storage, not Ray's pickle.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search import Searcher
+
+from search_space.cost import spec_cost
+from search_space.space import SearchSpace
+from search_space.spec import SpecError
+from trials import record
+from trials.config import SearchConfig
+from trials.study import finished_count
+
+MAX_DUPLICATES_IN_A_ROW = 200
+
+
+class StudySearcher(Searcher):
+    def __init__(self, study: optuna.Study, config: SearchConfig, space: SearchSpace, rerun: list[dict],
+                 data_shape: tuple[int, int, int], job: dict[str, Any], versions: dict[str, str],
+                 on_finish: Callable[[], None]) -> None:
+        super().__init__()
+        self.study, self.config, self.space, self.job = study, config, space, job
+        self.data_shape, self.versions, self.on_finish = data_shape, versions, on_finish
+        self.budget = config.budget.trials
+        self.seeds = [config.training.seed + r for r in range(config.training.replicates)]
+        self.pending: deque[dict] = deque(rerun)
+        if config.sampler.name == "grid":
+            done = {t.user_attrs.get(record.SPEC_KEY) for t in study.get_trials(deepcopy=False)
+                    if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+                    and not t.user_attrs.get(record.INTERRUPTED)}
+            self.pending.extend(s.to_params() for s in space.grid() if s.key() not in done)
+        self.live: dict[str, optuna.trial.Trial] = {}
+
+    def __getstate__(self) -> dict:
+        return {}  # no storage URL on disk; see the module docstring
+
+    def save(self, checkpoint_path: str) -> None:
+        """Nothing to save: the Optuna storage is the searcher's whole state."""
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Nothing to restore: resuming reads the Optuna storage."""
+
+    def _spec_done(self, key: str, asking: int) -> int | None:
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # running: being trained now
+        for t in self.study.get_trials(deepcopy=False, states=states):
+            if t.number != asking and t.user_attrs.get(record.SPEC_KEY) == key \
+                    and record.DUPLICATE_OF not in t.user_attrs:
+                return t.number
+        return None
+
+    def suggest(self, trial_id: str):
+        for _ in range(MAX_DUPLICATES_IN_A_ROW):
+            running = len(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+            if finished_count(self.study) + running >= self.budget:
+                # wait for the running ones: one may still fail as interrupted and need a re-run
+                return Searcher.FINISHED if running == 0 else None
+            from_queue = bool(self.pending)
+            if self.config.sampler.name == "grid" and not from_queue:
+                return Searcher.FINISHED
+            if from_queue:
+                self.study.enqueue_trial(self.pending.popleft())
+            trial = self.study.ask()
+            try:
+                spec = self.space.sample(trial)
+            except SpecError as err:
+                trial.set_user_attr(record.ERROR, f"SpecError: {err}")
+                self.study.tell(trial, state=TrialState.FAIL)
+                continue
+            key = spec.key()
+            trial.set_user_attr(record.SPEC, spec.to_dict())
+            trial.set_user_attr(record.SPEC_KEY, key)
+            earlier = self._spec_done(key, trial.number)
+            if earlier is not None:  # the sampler repeated a finished or running spec: skip it
+                trial.set_user_attr(record.DUPLICATE_OF, earlier)
+                self.study.tell(trial, state=TrialState.PRUNED)
+                continue
+            trial.set_user_attr(record.SEEDS, self.seeds)
+            trial.set_user_attr(record.VERSIONS, self.versions)
+            try:  # cost before training, so a trial that fails later still has it
+                cost = spec_cost(spec, *self.data_shape)
+            except (SpecError, RuntimeError, ValueError) as err:
+                trial.set_user_attr(record.ERROR, f"{type(err).__name__}: {err}")
+                self.study.tell(trial, state=TrialState.FAIL)
+                self.on_finish()
+                continue
+            trial.set_user_attr(record.PARAMS, cost.params)
+            trial.set_user_attr(record.MACS, cost.macs)
+            trial.set_user_attr(record.COST_BREAKDOWN, {"params": cost.params_by_part, "macs": cost.macs_by_part})
+            self.live[trial_id] = trial
+            return {"number": trial.number, "params": dict(trial.params), "job": self.job}
+        return Searcher.FINISHED
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        trial = self.live.get(trial_id)
+        if trial is not None and "latency_ms" in result and record.LATENCY_MS not in trial.user_attrs:
+            for key in (record.LATENCY_MS, record.NODE_ID, record.HOSTNAME, record.DEVICE):
+                trial.set_user_attr(key, result.get(key))
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        trial = self.live.pop(trial_id, None)
+        if trial is None:
+            return
+        result = result or {}
+        for key in (record.LATENCY_MS, record.NODE_ID, record.HOSTNAME, record.DEVICE):
+            if key in result:
+                trial.set_user_attr(key, result[key])
+        if error or not result:
+            trial.set_user_attr(record.ERROR, f"the Ray worker died and {self.config.resources.retries} "
+                                              "retries did not finish it (killed, or out of host memory)")
+            self.study.tell(trial, state=TrialState.FAIL)
+        elif result.get("error"):
+            trial.set_user_attr(record.ERROR, result["error"])
+            self.study.tell(trial, state=TrialState.FAIL)
+        else:
+            trial.set_user_attr(record.VAL_ACCURACY_HISTORY, result.get("history") or [result["accuracy"]])
+            trial.set_user_attr(record.EPOCHS_DONE, result["epoch"])
+            if not result.get("final"):  # ASHA stopped it early
+                self.study.tell(trial, state=TrialState.PRUNED)
+            else:
+                for key, name in ((record.ACCURACY_REPLICATES, "accuracy_replicates"),
+                                  (record.TRAIN_TIME_S, "train_time_s"), (record.IMAGES_PER_S, "images_per_s"),
+                                  (record.WEIGHTS_PATH, "weights_path")):
+                    trial.set_user_attr(key, result.get(name))
+                attrs = trial.user_attrs
+                values = {"accuracy": result["accuracy"], "params": attrs[record.PARAMS],
+                          "macs": attrs[record.MACS], "latency": result.get("latency_ms")}
+                self.study.tell(trial, [values[o] for o in self.config.objectives])
+        self.on_finish()
+
