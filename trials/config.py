@@ -31,7 +31,7 @@ class ConfigError(ValueError):
 class SamplerConfig:
     name: str = "nsga2"
     seed: int = 0
-    population_size: int | None = None  # NSGA-II generation size; None = min(budget, 50)
+    population_size: int | None = None  # NSGA-II generation size; None = budget/4 within [4, 50]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,8 +57,8 @@ class TrainingConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ResourcesConfig:
-    cpus_per_trial: float = 1
-    gpus_per_trial: float = 0  # fractional values share one GPU between trials
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0  # fractional values share one GPU between trials
     concurrent: int = 2
     retries: int = 1  # times Ray re-runs a trial whose worker died
     latency_batch: int = 1

@@ -66,7 +66,7 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     s = config.sampler
     if s.name == "nsga2":
-        population = s.population_size or max(2, min(config.budget.trials, 50))
+        population = s.population_size or max(4, min(50, config.budget.trials // 4))  # >1 generation
         return optuna.samplers.NSGAIISampler(population_size=population, seed=s.seed)
     if s.name == "tpe":
         return optuna.samplers.TPESampler(seed=s.seed, multivariate=True, group=True)

@@ -29,6 +29,11 @@ def test_bad_configs_name_the_key(raw, words):
         assert w in str(err.value)
 
 
+def test_fractional_resources_are_accepted():
+    c = from_dict({"resources": {"cpus_per_trial": 0.5, "gpus_per_trial": 0.25}})
+    assert c.resources.gpus_per_trial == 0.25 and c.resources.cpus_per_trial == 0.5
+
+
 def test_malformed_yaml_and_missing_file(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("space: {backbone: [plain\n")

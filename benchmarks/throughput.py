@@ -1,0 +1,173 @@
+"""Issue item 2: training throughput of the project's loop (``trials.train.train_spec``)
+against a bare PyTorch loop (``_common.bare_train``), same model and batch.
+
+CPU: 1 and 2 threads (``torch.set_num_threads``), a width-32 CFN-style fusion net on
+28x28x1 Fashion-MNIST tensors, batch 128, one epoch per measurement.  The project's
+figure is the ``images_per_s`` that ``train_spec`` reports (training steps only; the
+per-epoch validation is outside it); the bare loop's is timed the same way.  Two bare
+variants: channels_last (what the project's loop uses, so only the loop differs) and
+the default contiguous NCHW layout (what a plain loop gets without thinking about it).
+
+CUDA (only when ``torch.cuda.is_available()``): 32x32x3 synthetic tensors, batch 512,
+widths 32/64/128; the project's loop (bf16 autocast + channels_last on CUDA) against
+bare fp32 NCHW and bare bf16 + channels_last.  Without a GPU the results say so.
+
+The machine is shared: each measurement is short (one epoch of 1080 images) and there are
+10 rounds; each round runs every variant once, in an order rotated from round to round,
+after one untimed warm-up of each.  Reported per variant: the median and the best images/s
+over rounds, and images per CPU-second of this process (immune to being descheduled; with
+2 threads it also counts OpenMP spin-waiting).  Ratios project/bare: of the medians, the
+median of per-round ratios, of the bests, and of the CPU-time figures.  The bar is judged
+on best-of-N and the per-round median, the two least disturbed by other load.
+
+Run: ``.venv/bin/python benchmarks/throughput.py [--quick] [--repeats N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+import torch  # noqa: E402
+
+from search_space.build import build_model  # noqa: E402
+from search_space.cost import spec_cost  # noqa: E402
+from search_space.spec import ArchSpec  # noqa: E402
+from trials.config import TrainingConfig  # noqa: E402
+from trials.data import DataConfig, TensorData, load_data  # noqa: E402
+from trials.train import train_spec  # noqa: E402
+
+CPU_SPEC = dict(backbone="plain", width=32, depth=2, stages=3, fusion_site="gap", fusion="lc", strategy="eflp",
+                branches="1,2", side_channels=64, alpha=1, combination="single")
+TRAIN = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine", replicates=1, seed=0,
+             save_weights=False)
+
+
+def measure(spec: ArchSpec, data: TensorData, batch: int, device: str, variants: list[str], repeats: int,
+            warmup_images: int) -> dict:
+    cfg = TrainingConfig(batch_size=batch, **TRAIN)
+
+    def run(variant: str, d: TensorData) -> dict:
+        cpu0 = time.process_time()
+        with C.LoadProbe() as probe:
+            if variant == "project":
+                r = train_spec(spec, d, cfg, 1, device)
+                ips, train_s = r.images_per_s, r.train_time_s
+            else:
+                torch.manual_seed(cfg.seed)
+                model = build_model(spec, d.num_classes, d.in_channels, d.image_size)
+                b = C.bare_train(model, d.x_train, d.y_train, d.x_val, d.y_val, 1, batch, cfg.lr, cfg.momentum,
+                                 cfg.weight_decay, nesterov=True, cosine=True, seed=cfg.seed,
+                                 channels_last="cl" in variant, bf16="bf16" in variant, evaluate_each_epoch=False)
+                ips, train_s = b["images_per_s"], b["train_s"]
+        cpu_s = time.process_time() - cpu0  # includes model build and (project) the validation pass
+        return {"images_per_s": ips, "train_s": train_s, "process_cpu_s": cpu_s,
+                "images_per_cpu_s": len(d.x_train) / cpu_s if cpu_s > 0 else None, "load": probe.result}
+
+    small = TensorData(data.x_train[:warmup_images], data.y_train[:warmup_images], data.x_val[:64], data.y_val[:64],
+                       data.num_classes, data.in_channels, data.image_size, data.name, data.mean, data.std)
+    for v in variants:  # untimed warm-up: allocator, oneDNN/cuDNN primitive caches
+        run(v, small)
+    raw = {v: [] for v in variants}
+    for rep in range(repeats):
+        # rotate the order each round so no variant always runs first (or last) in a round
+        for v in variants[rep % len(variants):] + variants[:rep % len(variants)]:
+            raw[v].append(run(v, data))
+        print("  rep", rep, {v: round(raw[v][-1]["images_per_s"], 1) for v in variants},
+              "busy cores", [raw[v][-1]["load"]["machine_busy_cores"] for v in variants], flush=True)
+    out = {"raw": raw,
+           "median_images_per_s": {v: C.median([r["images_per_s"] for r in raw[v]]) for v in variants},
+           "best_images_per_s": {v: max(r["images_per_s"] for r in raw[v]) for v in variants},
+           "median_images_per_cpu_s": {v: C.median([r["images_per_cpu_s"] for r in raw[v] if r["images_per_cpu_s"]])
+                                       for v in variants},
+           "median_machine_busy_cores": C.median([r["load"]["machine_busy_cores"] for v in variants for r in raw[v]])}
+    base = variants[1]
+    out["per_round_ratio_vs_" + base] = [p["images_per_s"] / b["images_per_s"]
+                                         for p, b in zip(raw["project"], raw[base])]
+    out["ratios_vs_" + base] = {
+        "median_of_medians": out["median_images_per_s"]["project"] / out["median_images_per_s"][base],
+        "median_per_round": C.median(out["per_round_ratio_vs_" + base]),
+        "best_of_n": out["best_images_per_s"]["project"] / out["best_images_per_s"][base],
+        "cpu_time_based": out["median_images_per_cpu_s"]["project"] / out["median_images_per_cpu_s"][base],
+    }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke check, not a measurement")
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--max-wait", type=float, default=None,
+                    help="seconds to wait for the shared machine to go quiet first (default 180, 0 with --quick)")
+    args = ap.parse_args()
+    quiet = C.wait_for_quiet(max_wait_s=args.max_wait if args.max_wait is not None else (0 if args.quick else 180))
+    print("machine before the run:", quiet, flush=True)
+    started = C.now_iso()
+    repeats = args.repeats or (2 if args.quick else 10)
+    subset = 600 if args.quick else 1200  # 1080 training images: ~2 s a measurement on 1 thread
+    data = load_data(DataConfig(dataset="fashion-mnist", subset=subset, val_fraction=0.1, seed=0))
+    spec = ArchSpec.from_params(CPU_SPEC)
+    cost = spec_cost(spec, data.num_classes, data.in_channels, data.image_size)
+    cpu: dict = {"spec": CPU_SPEC, "params": cost.params, "macs": cost.macs, "batch_size": 128,
+                 "train_images_per_measurement": len(data.x_train), "input": [1, 28, 28], "by_threads": {}}
+    variants = ["project", "bare_cl", "bare_nchw"]
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        print(f"CPU, {threads} thread(s)", flush=True)
+        m = measure(spec, data, 128, "cpu", variants, repeats, warmup_images=256)
+        best = m["best_images_per_s"]
+        m["best_ratio_project_vs_bare_nchw"] = best["project"] / best["bare_nchw"]
+        r = m["ratios_vs_bare_cl"]
+        # judged on the least disturbed figures: best of N (what the machine can do when the other
+        # load leaves it alone) and the per-round pairing; the medians are reported beside them
+        m["bar_met"] = r["best_of_n"] >= 0.95 and r["median_per_round"] >= 0.95
+        cpu["by_threads"][str(threads)] = m
+    cpu["bar"] = "project images/s >= 0.95 x bare loop images/s (same model, batch, threads, channels_last)"
+
+    cuda: dict
+    if torch.cuda.is_available():
+        cuda = {"status": "measured", "input": [3, 32, 32], "batch_size": 512, "by_width": {}}
+        n = 4096 if args.quick else 51200
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(n + 1024, 3, 32, 32, generator=gen)
+        y = torch.randint(0, 10, (n + 1024,), generator=gen)
+        syn = TensorData(x[:n], y[:n], x[n:], y[n:], 10, 3, 32, "synthetic-32x32x3", (0.0,) * 3, (1.0,) * 3).to("cuda")
+        for width in (32, 64, 128):
+            spec_w = ArchSpec.from_params(dict(CPU_SPEC, width=width))
+            print(f"CUDA width {width}", flush=True)
+            m = measure(spec_w, syn, 512, "cuda", ["project", "bare_bf16_cl", "bare_fp32_nchw"], repeats,
+                        warmup_images=4096)
+            med = m["median_images_per_s"]
+            m["speedup_bf16_cl_vs_fp32"] = med["bare_bf16_cl"] / med["bare_fp32_nchw"]
+            m["bar_met"] = m["ratios_vs_bare_bf16_cl"]["median_per_round"] >= 0.95
+            m["params"] = spec_cost(spec_w, 10, 3, 32).params
+            cuda["by_width"][str(width)] = m
+    else:
+        cuda = {"status": "not measured: no GPU in this session",
+                "what_would_run": "widths 32/64/128, 32x32x3 synthetic tensors, batch 512: project loop "
+                                  "(bf16 autocast + channels_last) vs bare fp32 NCHW vs bare bf16 + channels_last"}
+
+    summary = {"cpu": {t: {"median_images_per_s": m["median_images_per_s"], "best_images_per_s": m["best_images_per_s"],
+                           "median_images_per_cpu_s": m["median_images_per_cpu_s"],
+                           "ratios_project_vs_bare_cl": m["ratios_vs_bare_cl"],
+                           "best_ratio_project_vs_bare_nchw": m["best_ratio_project_vs_bare_nchw"],
+                           "median_machine_busy_cores": m["median_machine_busy_cores"], "bar_met": m["bar_met"]}
+                       for t, m in cpu["by_threads"].items()},
+               "cuda": ({w: {"median_images_per_s": m["median_images_per_s"],
+                             "ratios_project_vs_bare_bf16_cl": m["ratios_vs_bare_bf16_cl"],
+                             "speedup_bf16_cl_vs_fp32": m["speedup_bf16_cl_vs_fp32"], "bar_met": m["bar_met"]}
+                         for w, m in cuda["by_width"].items()}
+                        if cuda["status"] == "measured" else cuda["status"]),
+               "bar": cpu["bar"], "repeats": repeats}
+    C.write_results("throughput", {"_started": started, "cpu": cpu, "cuda": cuda, "summary": summary})
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
