@@ -35,25 +35,14 @@ from pathlib import Path
 import optuna
 import psutil
 import pytest
-import yaml
 from optuna.trial import TrialState
 
+from tests.trials.tiny import write_tiny_config
 from trials import record
 
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
-TINY = {
-    "study": "tiny",
-    "data": {"dataset": "fashion-mnist", "subset": 600, "val_fraction": 0.2},
-    "space": {"backbone": "plain", "width": 8, "depth": 1, "side_channels": 16, "fusion_site": "gap",
-              "fusion": ["none", "sum", "lc"], "alpha": 1, "combination": "single"},
-    "objectives": ["accuracy", "macs"],
-    "sampler": {"name": "random", "seed": 0},
-    "budget": {"trials": 4, "epochs": 1},
-    "training": {"optimizer": "sgd", "lr": 0.05, "batch_size": 64, "replicates": 1, "seed": 0},
-    "resources": {"cpus_per_trial": 1, "concurrent": 2},
-}
 NODES_SCRIPT = """
 import json, sys, ray
 ray.init(address=sys.argv[1], log_to_driver=False, configure_logging=False)
@@ -61,10 +50,6 @@ print(json.dumps([{"id": n["NodeID"], "resources": n["Resources"]} for n in ray.
 """
 
 
-def write_tiny_config(folder: Path, **changes) -> Path:
-    path = folder / "tiny.yaml"
-    path.write_text(yaml.safe_dump({**TINY, **changes}, sort_keys=False))
-    return path
 
 
 def free_ports(n: int) -> list[int]:

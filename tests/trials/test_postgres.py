@@ -19,10 +19,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-import yaml
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
+from tests.trials.tiny import TINY, write_tiny_config
 from trials import record
 from trials.study import mask_url
 
@@ -32,24 +32,9 @@ needs_postgres = pytest.mark.skipif(
     reason="FUSIONSCOPE_TEST_POSTGRES_URL is not set; `source .ci/postgres.sh` (as root, after "
            "`apt-get install -y postgresql`) starts a local PostgreSQL and exports it",
 )
-TINY = {
-    "study": "tiny",
-    "data": {"dataset": "fashion-mnist", "subset": 600, "val_fraction": 0.2},
-    "space": {"backbone": "plain", "width": 8, "depth": 1, "side_channels": 16, "fusion_site": "gap",
-              "fusion": ["none", "sum", "lc"], "alpha": 1, "combination": "single"},
-    "objectives": ["accuracy", "macs"],
-    "sampler": {"name": "random", "seed": 0},
-    "budget": {"trials": 4, "epochs": 1},
-    "training": {"optimizer": "sgd", "lr": 0.05, "batch_size": 64, "replicates": 1, "seed": 0},
-    "resources": {"cpus_per_trial": 1, "concurrent": 2},
-}
 UNREACHABLE = "postgresql+psycopg2://u:secretpw@127.0.0.1:1/db"
 
 
-def write_tiny_config(folder: Path, **changes) -> Path:
-    path = folder / "tiny.yaml"
-    path.write_text(yaml.safe_dump({**TINY, **changes}, sort_keys=False))
-    return path
 
 
 def fusionscope(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:

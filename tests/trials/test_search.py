@@ -48,13 +48,13 @@ def test_real_search_records_every_trial(tiny_config, tmp_path):
 
 
 def test_sigkill_then_resume_loses_and_repeats_nothing(tiny_config, tmp_path):
-    path, url, study = tiny_config(study="killed", trials=6, epochs=3)
+    path, url, study = tiny_config(study="killed", trials=6, epochs=12)  # trials of several seconds
     cmd = FUSIONSCOPE + ["search", "--config", str(path), "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     before = []
     while time.time() < deadline:
-        time.sleep(1)
+        time.sleep(0.3)
         try:
             before = [t for t in trials_of(url, study) if t.state == TrialState.COMPLETE]
             running = [t for t in trials_of(url, study) if t.state == TrialState.RUNNING]
