@@ -269,3 +269,21 @@ def wait_for_quiet(max_wait_s: float = 180, threshold_cores: float = 0.6, window
             _BEFORE_RUN.update({"waited_s": round(waited, 1), "busy_cores_samples": seen, "quiet": busy < threshold_cores,
                     "threshold_cores": threshold_cores})
             return dict(_BEFORE_RUN)
+
+
+def parser(doc: str, quick_help: str = "tiny sizes: a smoke check, not a measurement") -> Any:
+    """The options every benchmark has: --quick and --max-wait."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--max-wait", type=float, default=None,
+                    help="seconds to wait for the shared machine to go quiet first (default 180, 0 with --quick)")
+    return ap
+
+
+def begin(args: Any) -> tuple[dict[str, Any], str]:
+    """Wait for a quiet machine (recorded in the results), then note the start time."""
+    quiet = wait_for_quiet(max_wait_s=args.max_wait if args.max_wait is not None else (0 if args.quick else 180))
+    print("machine before the run:", quiet, flush=True)
+    return quiet, now_iso()

@@ -17,7 +17,6 @@ Run: ``.venv/bin/python benchmarks/gpu_sharing.py [--quick] [--dataset fashion-m
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import shutil
@@ -81,17 +80,12 @@ def run_setting(n: int, batch: int, gpus_per_trial: float, data_cfg: dict, epoch
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny sizes; on a machine without CUDA a CPU smoke check")
+    ap = C.parser(__doc__, "tiny sizes; on a machine without CUDA a CPU smoke check")
     ap.add_argument("--dataset", default="fashion-mnist")
     ap.add_argument("--root", default=None)
     ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--max-wait", type=float, default=None,
-                    help="seconds to wait for the shared machine to go quiet first (default 180, 0 with --quick)")
     args = ap.parse_args()
-    quiet = C.wait_for_quiet(max_wait_s=args.max_wait if args.max_wait is not None else (0 if args.quick else 180))
-    print("machine before the run:", quiet, flush=True)
-    started = C.now_iso()
+    quiet, started = C.begin(args)
     import ray
     import torch
 

@@ -27,7 +27,6 @@ Run: ``.venv/bin/python benchmarks/overhead.py [--quick] [--repeats N]``
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -47,15 +46,10 @@ MULTI_SPACE = dict(backbone="plain", width=8, depth=1, stages=3, fusion_site="ga
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke check, not a measurement")
+    ap = C.parser(__doc__, "tiny sizes: a smoke check, not a measurement")
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--max-wait", type=float, default=None,
-                    help="seconds to wait for the shared machine to go quiet first (default 180, 0 with --quick)")
     args = ap.parse_args()
-    quiet = C.wait_for_quiet(max_wait_s=args.max_wait if args.max_wait is not None else (0 if args.quick else 180))
-    print("machine before the run:", quiet, flush=True)
-    started = C.now_iso()
+    quiet, started = C.begin(args)
     if args.quick:
         subset, lengths, repeats, multi_subset = 2000, {"short": 1, "long": 2}, args.repeats or 1, 1000
     else:

@@ -17,7 +17,6 @@ Run: ``.venv/bin/python benchmarks/scaling.py [--quick]``
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -126,14 +125,9 @@ def size_and_width(quick: bool) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke check, not a measurement")
-    ap.add_argument("--max-wait", type=float, default=None,
-                    help="seconds to wait for the shared machine to go quiet first (default 180, 0 with --quick)")
+    ap = C.parser(__doc__, "tiny sizes: a smoke check, not a measurement")
     args = ap.parse_args()
-    quiet = C.wait_for_quiet(max_wait_s=args.max_wait if args.max_wait is not None else (0 if args.quick else 180))
-    print("machine before the run:", quiet, flush=True)
-    started = C.now_iso()
+    quiet, started = C.begin(args)
     a = trials_per_hour(args.quick)
     b = size_and_width(args.quick)
     summary = {

@@ -27,7 +27,6 @@ Run: ``.venv/bin/python benchmarks/search_quality.py [--quick] [--rebuild] [--se
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -143,17 +142,12 @@ def simulate(sampler_key: str, seed: int, budget: int, space: SearchSpace, table
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny table and few seeds: a smoke check")
+    ap = C.parser(__doc__, "tiny table and few seeds: a smoke check")
     ap.add_argument("--rebuild", action="store_true", help="retrain the table even if it exists")
     ap.add_argument("--seeds", type=int, default=None)
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the table build (1: robust to other load)")
-    ap.add_argument("--max-wait", type=float, default=None,
-                    help="seconds to wait for the shared machine to go quiet first (default 180, 0 with --quick)")
     args = ap.parse_args()
-    quiet = C.wait_for_quiet(max_wait_s=args.max_wait if args.max_wait is not None else (0 if args.quick else 180))
-    print("machine before the run:", quiet, flush=True)
-    started = C.now_iso()
+    quiet, started = C.begin(args)
     space_cfg, data_cfg = (QUICK_SPACE, QUICK_DATA) if args.quick else (SPACE, DATA)
     path = C.RESULTS / f"{C.results_name('grid_table')}.json"
     C.RESULTS.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,6 @@ Run: ``.venv/bin/python benchmarks/throughput.py [--quick] [--repeats N]``
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -100,15 +99,10 @@ def measure(spec: ArchSpec, data: TensorData, batch: int, device: str, variants:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke check, not a measurement")
+    ap = C.parser(__doc__, "tiny sizes: a smoke check, not a measurement")
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--max-wait", type=float, default=None,
-                    help="seconds to wait for the shared machine to go quiet first (default 180, 0 with --quick)")
     args = ap.parse_args()
-    quiet = C.wait_for_quiet(max_wait_s=args.max_wait if args.max_wait is not None else (0 if args.quick else 180))
-    print("machine before the run:", quiet, flush=True)
-    started = C.now_iso()
+    quiet, started = C.begin(args)
     repeats = args.repeats or (2 if args.quick else 10)
     subset = 600 if args.quick else 1200  # 1080 training images: ~2 s a measurement on 1 thread
     data = load_data(DataConfig(dataset="fashion-mnist", subset=subset, val_fraction=0.1, seed=0))
