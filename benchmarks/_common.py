@@ -211,13 +211,13 @@ def bare_train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x
     gen = torch.Generator().manual_seed(seed)
     n = len(x_train)
     steps = epochs * math.ceil(n / batch_size)
-    step, seen, train_s, history = 0, 0, 0.0, []
+    step, seen, train_s, history, timeline = 0, 0, 0.0, [], []
     amp = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else torch.autocast(device.type, enabled=False)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     t_all = time.perf_counter()
     for _ in range(epochs):
         sync()
-        t0 = time.perf_counter()
+        t0, wall0, seen0 = time.perf_counter(), time.time(), seen
         order = torch.randperm(n, generator=gen).to(device)
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
@@ -234,11 +234,12 @@ def bare_train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x
             seen += len(idx)
         sync()
         train_s += time.perf_counter() - t0
+        timeline.append((wall0, time.time(), seen - seen0))
         if evaluate_each_epoch and x_val is not None:
             history.append(_bare_eval(model, x_val, y_val, fmt, amp))
     total_s = time.perf_counter() - t_all
     return {"train_s": train_s, "total_s": total_s, "images": seen, "images_per_s": seen / train_s,
-            "history": history}
+            "history": history, "timeline": timeline}
 
 
 def _bare_eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fmt, amp) -> float:
@@ -249,6 +250,31 @@ def _bare_eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fmt, amp) -> 
             correct += (model(x[i:i + 1024].contiguous(memory_format=fmt)).argmax(1) == y[i:i + 1024]).sum().item()
     model.train()
     return correct / len(x)
+
+
+def overlap_throughput(timelines: list[list[tuple[float, float, int]]], skip_epochs: int = 0) -> dict[str, float] | None:
+    """Aggregate images/s of concurrent runs over the window in which all of them trained.
+
+    Each timeline is [(start, end, images)] per epoch's training phase (Unix seconds).  The
+    window runs from the last first-start to the first last-end, so staggered starts and
+    ends (a Ray actor starting late) count against nobody, and ``skip_epochs`` leaves each
+    run's first epochs (cuDNN autotuning, allocator warm-up) out; within an epoch images are
+    taken as spread evenly, and the validation gaps between epochs count as no images.
+    """
+    timelines = [tl[skip_epochs:] for tl in timelines]  # skip: warm-up (cuDNN autotuning) epochs
+    if not timelines or not all(timelines):
+        return None
+    lo = max(t[0][0] for t in timelines)
+    hi = min(t[-1][1] for t in timelines)
+    if hi <= lo:
+        return None
+    images = 0.0
+    for tl in timelines:
+        for start, end, n in tl:
+            overlap = min(end, hi) - max(start, lo)
+            if overlap > 0 and end > start:
+                images += n * overlap / (end - start)
+    return {"images_per_s": images / (hi - lo), "window_s": hi - lo}
 
 
 def wait_for_quiet(max_wait_s: float = 180, threshold_cores: float = 0.6, window_s: float = 5) -> dict[str, Any]:

@@ -1,24 +1,37 @@
-"""Issue item 3: several trials sharing one GPU through Ray's fractional GPUs.
+"""Issue item 3: several trials sharing one GPU through Ray's fractional GPUs, against the
+same number of bare PyTorch processes sharing it.
 
-For N = 1, 2, 4, 8 concurrent trials (``resources.gpus_per_trial = 1/N``,
-``resources.concurrent = N``, ``cpus_per_trial = max(1, cores // N)`` capped at 4) and batch
-512 and 128, a grid search of 2N width-32 specs (plain depth 2, fusion
-sum/conv/lc/attention x EFLP/EPLF x branches "1,2"/"2": equally sized) runs through
-``run_search``.  Per setting: aggregate training images/s (all trials' images / time
-from the first trial's start to the last one's finish, Optuna timestamps), the per-trial
-``images_per_s`` the trainer reports, trials per hour, and ``ray.init`` apart.
+For N = 1, 2, 4, 8 and batch 512 and 128 (width 32), and batch 512 at width 64, two runs:
 
-Needs CUDA.  Without it the results file records "not measured: no GPU in this session";
-``--quick`` then runs the same code path on the CPU (gpus_per_trial = 0, N = 1, 2, tiny
-data) as a smoke check only, and labels it so.
+- **explorer**: ``run_search`` with a grid of exactly N width-32 (or 64) specs (plain, depth 2,
+  3 stages, GAP fusion over branches "1,2"; N = 1: LC/EFLP, 2: LC x EFLP/EPLF, 4: + conv,
+  8: + sum, attention), ``resources.concurrent = N``, ``gpus_per_trial = 1/N``,
+  ``cpus_per_trial = min(4, cores // N)``: all N trials run at once, each a Ray actor.
+- **bare**: N processes (``multiprocessing`` spawn), each training one of the same N specs
+  with ``_common.bare_train`` (bf16 autocast + channels_last, the same batch, epochs and
+  per-epoch validation), released together by a barrier once their data sit on the GPU.
 
-Run: ``.venv/bin/python benchmarks/gpu_sharing.py [--quick] [--dataset fashion-mnist] [--root DIR]``
+The figure is the aggregate training images/s over the window in which all N runs were
+training, after each run's first epoch (``_common.overlap_throughput``, from each run's per-epoch training timeline: the
+project's trainer records it as the ``train_timeline`` user attr), so Ray's staggered
+actor starts are not charged to the GPU sharing itself; the end-to-end figures (span from
+the first trial's start to the last one's finish, ``run_search`` wall time, trials/hour)
+are reported beside it.  Epochs are set so that each run trains about ``--seconds``.
+
+Data: Fashion-MNIST resized to 32x32 (``image_size: 32``; 1 channel, where the issue's
+reference used 3 — only the first convolution differs).  ``--root`` points at the IDX
+files (default: Debian's ``/usr/share/datasets/fashion-mnist``).
+
+Needs CUDA.  Without it the results file says "not measured"; ``--quick`` then runs the
+same code path on the CPU (N = 1, 2, tiny data) as a smoke check only, and labels it so.
+
+Run: ``.venv/bin/python benchmarks/gpu_sharing.py [--quick] [--root DIR] [--seconds S]``
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import multiprocessing as mp
 import shutil
 import sys
 import tempfile
@@ -28,114 +41,178 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
-SPACE = dict(backbone="plain", width=32, depth=2, stages=3, fusion_site="gap",
-             fusion=["sum", "conv", "lc", "attention"], strategy=["eflp", "eplf"], branches=["1,2", "2"],
-             side_channels=64, alpha=1, combination="single")
+BASE = dict(backbone="plain", depth=2, stages=3, fusion_site="gap", branches="1,2", side_channels=64, alpha=1,
+            combination="single")
+FUSIONS = {1: (["lc"], ["eflp"]), 2: (["lc"], ["eflp", "eplf"]), 4: (["lc", "conv"], ["eflp", "eplf"]),
+           8: (["lc", "conv", "sum", "attention"], ["eflp", "eplf"])}
 TRAINING = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine",
                 replicates=1, seed=0, save_weights=False)
+SKIP_EPOCHS = 1  # each run's first epoch (cuDNN autotuning in a fresh process) is left out of the window
+#: the issue's reference: N bare processes sharing one H100 (images/s, aggregate)
+REFERENCE = {(32, 512): {1: 99.8e3, 2: 138e3, 4: 140e3, 8: 141e3},
+             (32, 128): {1: 21e3, 2: 47e3, 4: 78e3, 8: 88e3},
+             (64, 512): {1: 95e3, 2: 101e3, 4: 101e3, 8: 101e3}}
 
 
-def run_setting(n: int, batch: int, gpus_per_trial: float, data_cfg: dict, epochs: int, work: Path,
-                storage: str) -> dict:
+def space(n: int, width: int) -> dict:
+    fusion, strategy = FUSIONS[n]
+    return dict(BASE, width=width, fusion=fusion, strategy=strategy)
+
+
+def specs(n: int, width: int) -> list:
+    from trials.config import from_dict
+
+    return list(from_dict({"space": space(n, width)}).search_space().grid())
+
+
+def epochs_for(n: int, width: int, batch: int, train_images: int, seconds: float, cuda: bool) -> int:
+    """Enough epochs for each run to train about ``seconds``, from the reference rates."""
+    if not cuda:
+        return SKIP_EPOCHS + 1
+    per_run = REFERENCE.get((width, batch), REFERENCE[(32, 512)])[n] / n
+    return SKIP_EPOCHS + max(2, round(seconds * per_run / train_images))
+
+
+# --- bare: N processes --------------------------------------------------------------------
+def _bare_worker(spec_params: dict, data_cfg: dict, batch: int, epochs: int, threads: int, device: str,
+                 barrier, queue) -> None:
+    import torch
+
+    from search_space.build import build_model
+    from search_space.spec import ArchSpec
+    from trials.data import DataConfig, load_data
+
+    torch.set_num_threads(threads)
+    if device == "cuda":
+        torch.backends.cudnn.benchmark = True
+    data = load_data(DataConfig(**data_cfg)).to(device)
+    torch.manual_seed(TRAINING["seed"])
+    model = build_model(ArchSpec.from_params(spec_params), data.num_classes, data.in_channels, data.image_size)
+    barrier.wait()
+    r = C.bare_train(model, data.x_train, data.y_train, data.x_val, data.y_val, epochs, batch, TRAINING["lr"],
+                     TRAINING["momentum"], TRAINING["weight_decay"], nesterov=True, cosine=True,
+                     seed=TRAINING["seed"], channels_last=True, bf16=device == "cuda", evaluate_each_epoch=True)
+    queue.put({"images_per_s": r["images_per_s"], "timeline": r["timeline"], "history": r["history"]})
+
+
+def run_bare(n: int, width: int, batch: int, epochs: int, data_cfg: dict, threads: int, device: str) -> dict:
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_bare_worker, args=(s.to_params(), data_cfg, batch, epochs, threads, device,
+                                                    barrier, queue)) for s in specs(n, width)]
+    t = time.perf_counter()
+    for p in procs:
+        p.start()
+    runs = [queue.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    window = C.overlap_throughput([r["timeline"] for r in runs], SKIP_EPOCHS)
+    return {"wall_s": time.perf_counter() - t, "window": window,
+            "per_run_images_per_s": [r["images_per_s"] for r in runs],
+            "final_accuracy": [r["history"][-1] for r in runs], "timelines": [r["timeline"] for r in runs]}
+
+
+# --- explorer: run_search with N concurrent trials ----------------------------------------
+def run_explorer(n: int, width: int, batch: int, epochs: int, data_cfg: dict, cpus: int, gpus_per_trial: float,
+                 work: Path, storage: str) -> dict:
     import optuna
     import ray
 
+    from trials import record
     from trials.config import from_dict
     from trials.search import run_search
 
-    cores = C.os.cpu_count() or 1
-    cpus = max(1, min(4, cores // n))
-    name = f"gpu_share_n{n}_b{batch}"
-    config = from_dict({"study": name, "storage": storage, "data": data_cfg, "space": SPACE,
+    name = f"gpu_share_w{width}_b{batch}_n{n}"
+    config = from_dict({"study": name, "storage": storage, "data": data_cfg, "space": space(n, width),
                         "objectives": ["accuracy", "macs"], "sampler": {"name": "grid"},
-                        "budget": {"trials": 2 * n, "epochs": epochs}, "training": dict(TRAINING, batch_size=batch),
-                        "resources": {"cpus_per_trial": cpus, "concurrent": n}})
-    # set after loading: trials.config rejects a fractional resources.gpus_per_trial ("expected int",
-    # the type check follows the int default 0), so it cannot come through from_dict / YAML today
-    config = dataclasses.replace(config, resources=dataclasses.replace(config.resources,
-                                                                       gpus_per_trial=gpus_per_trial))
+                        "budget": {"trials": n, "epochs": epochs}, "training": dict(TRAINING, batch_size=batch),
+                        "resources": {"cpus_per_trial": cpus, "concurrent": n, "gpus_per_trial": gpus_per_trial}})
     if ray.is_initialized():
         ray.shutdown()
     t = time.perf_counter()
-    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=C.os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
     ray_init_s = time.perf_counter() - t
     with C.LoadProbe() as probe:
         run_search(config, progress=False, runs_dir=work)
-    trials = [t for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
-              if t.state.name == "COMPLETE"]
-    if not trials:
-        return {"n": n, "batch": batch, "error": "no trial completed", "load": probe.result}
-    span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
-    from trials.data import DataConfig, load_data
-
-    train_images = len(load_data(DataConfig(**data_cfg)).x_train)
-    images = train_images * epochs * len(trials)
-    return {"n": n, "batch": batch, "gpus_per_trial": gpus_per_trial, "cpus_per_trial": cpus,
-            "trials": len(trials), "ray_init_s": ray_init_s, "run_search_s": probe.result["wall_s"],
-            "span_s": span, "aggregate_images_per_s": images / span,
-            "per_trial_images_per_s": [t.user_attrs.get("images_per_s") for t in trials],
-            "per_trial_train_time_s": [t.user_attrs.get("train_time_s") for t in trials],
-            "devices": sorted({str(t.user_attrs.get("device")) for t in trials}),
-            "trials_per_hour": 3600 * len(trials) / probe.result["wall_s"], "load": probe.result}
+    trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+    done = [t for t in trials if t.state.name == "COMPLETE"]
+    out = {"ray_init_s": ray_init_s, "run_search_s": probe.result["wall_s"], "trials": len(done),
+           "errors": [t.user_attrs.get(record.ERROR) for t in trials if t.state.name == "FAIL"], "load": probe.result}
+    if len(done) != n:
+        return out
+    timelines = [t.user_attrs[record.TRAIN_TIMELINE] for t in done]
+    span = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
+    images = sum(sum(e[2] for e in tl) for tl in timelines)
+    out.update({"window": C.overlap_throughput(timelines, SKIP_EPOCHS), "span_s": span, "span_images_per_s": images / span,
+                "trials_per_hour": 3600 * n / probe.result["wall_s"],
+                "per_trial_images_per_s": [t.user_attrs[record.IMAGES_PER_S] for t in done],
+                "devices": sorted({str(t.user_attrs.get(record.DEVICE)) for t in done}),
+                "final_accuracy": [t.values[0] for t in done], "timelines": timelines})
+    return out
 
 
 def main() -> None:
     ap = C.parser(__doc__, "tiny sizes; on a machine without CUDA a CPU smoke check")
-    ap.add_argument("--dataset", default="fashion-mnist")
-    ap.add_argument("--root", default=None)
-    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--root", default=None, help="folder of the Fashion-MNIST IDX files")
+    ap.add_argument("--seconds", type=float, default=8.0, help="training time of each run, about")
+    ap.add_argument("--ns", default="1,2,4,8")
+    ap.add_argument("--settings", default="32x512,32x128,64x512", help="WIDTHxBATCH pairs, comma-separated")
     args = ap.parse_args()
     quiet, started = C.begin(args)
     import ray
     import torch
 
     cuda = torch.cuda.is_available()
-    payload: dict = {"_started": started, "space": SPACE, "training": TRAINING}
+    payload: dict = {"_started": started, "base_spec": BASE, "fusions_by_n": FUSIONS, "training": TRAINING,
+                     "reference_bare_h100": {f"w{w} b{b}": v for (w, b), v in REFERENCE.items()}}
     if not cuda and not args.quick:
-        payload["status"] = "not measured: no GPU in this session"
-        payload["what_would_run"] = ("N = 1, 2, 4, 8 concurrent trials with gpus_per_trial = 1/N, batch 512 and "
-                                     "128, 2N width-32 specs per setting through run_search: aggregate images/s, "
-                                     "per-trial images/s, trials per hour")
-        payload["summary"] = payload["status"]
+        payload["status"] = payload["summary"] = "not measured: no GPU in this session"
         C.write_results("gpu_sharing", payload)
         print(payload["status"])
         return
-    if args.quick:
-        ns, batches, epochs = (1, 2), (128,), args.epochs or 1
-        data_cfg = {"dataset": args.dataset, "root": args.root, "subset": 1000, "val_fraction": 0.2, "seed": 0}
-    else:
-        ns, batches, epochs = (1, 2, 4, 8), (512, 128), args.epochs or 3
-        data_cfg = {"dataset": args.dataset, "root": args.root, "subset": None, "val_fraction": 0.1, "seed": 0}
-    payload["status"] = "measured" if cuda else "not measured: no GPU in this session (CPU smoke check of the code path only)"
-    payload["data"] = data_cfg
-    payload["epochs"] = epochs
+    from trials.data import DataConfig, load_data
+
+    ns = (1, 2) if args.quick else tuple(int(v) for v in args.ns.split(","))
+    settings = [(32, 128)] if args.quick else [tuple(int(v) for v in p.split("x")) for p in args.settings.split(",")]
+    data_cfg = {"dataset": "fashion-mnist", "root": str(Path(args.root).resolve()) if args.root else None, "image_size": 32, "val_fraction": 0.1, "seed": 0,
+                "subset": 1000 if args.quick else None}
+    train_images = len(load_data(DataConfig(**data_cfg)).x_train)
+    cores = C.os.cpu_count() or 1
+    payload.update(status="measured" if cuda else "CPU smoke check of the code path only (no GPU)",
+                   data=data_cfg, train_images=train_images, seconds_per_run=args.seconds)
     work = Path(tempfile.mkdtemp(prefix="fusionscope-bench-gpu-"))
-    storage = f"sqlite:///{work}/gpu.db"
-    rows = []
+    rows, summary = [], {}
     try:
-        for batch in batches:
+        for width, batch in settings:
             for n in ns:
-                row = run_setting(n, batch, (1.0 / n) if cuda else 0.0, data_cfg, epochs, work, storage)
+                epochs = epochs_for(n, width, batch, train_images, args.seconds, cuda)
+                cpus = max(1, min(4, cores // n))
+                bare = run_bare(n, width, batch, epochs, data_cfg, cpus, "cuda" if cuda else "cpu")
+                explorer = run_explorer(n, width, batch, epochs, data_cfg, cpus, (1.0 / n) if cuda else 0.0, work,
+                                        f"sqlite:///{work}/gpu.db")
+                row = {"width": width, "batch": batch, "n": n, "epochs": epochs, "cpus_per_run": cpus,
+                       "bare": bare, "explorer": explorer}
                 rows.append(row)
-                print(f"batch {batch} N {n}: aggregate {row.get('aggregate_images_per_s', 0):.0f} img/s, "
-                      f"{row.get('trials_per_hour', 0):.0f} trials/h", flush=True)
+                e, b = (explorer.get("window") or {}), (bare.get("window") or {})
+                ref = REFERENCE[(width, batch)][n]
+                summary[f"w{width} b{batch} N={n}"] = s = {
+                    "explorer_images_per_s": e.get("images_per_s"), "bare_images_per_s": b.get("images_per_s"),
+                    "explorer_vs_bare": (e["images_per_s"] / b["images_per_s"]) if e and b else None,
+                    "issue_reference_images_per_s": ref,
+                    "explorer_vs_issue_reference": (e["images_per_s"] / ref) if e else None,
+                    "explorer_span_images_per_s": explorer.get("span_images_per_s"),
+                    "explorer_trials_per_hour": explorer.get("trials_per_hour"),
+                    "errors": explorer.get("errors")}
+                print(f"w{width} b{batch} N={n} epochs {epochs}: explorer {s['explorer_images_per_s'] or 0:,.0f} "
+                      f"img/s, bare {s['bare_images_per_s'] or 0:,.0f} img/s, ratio {s['explorer_vs_bare'] or 0:.3f}"
+                      f" (issue ref {ref:,.0f})", flush=True)
+                # written after every setting: a run cut short keeps what it measured
+                C.write_results("gpu_sharing", dict(payload, _started=started, raw=rows, summary=summary,
+                                                    complete=False))
     finally:
         ray.shutdown()
         shutil.rmtree(work, ignore_errors=True)
-    payload["raw"] = rows
-    summary = {}
-    for batch in batches:
-        base = next((r for r in rows if r["batch"] == batch and r["n"] == 1 and "aggregate_images_per_s" in r), None)
-        for r in rows:
-            if r["batch"] == batch and "aggregate_images_per_s" in r:
-                summary[f"batch {batch}, N={r['n']}"] = {
-                    "aggregate_images_per_s": r["aggregate_images_per_s"],
-                    "speedup_vs_N1": r["aggregate_images_per_s"] / base["aggregate_images_per_s"] if base else None,
-                    "per_trial_images_per_s_median": C.median([v for v in r["per_trial_images_per_s"] if v]),
-                    "trials_per_hour": r["trials_per_hour"]}
-    payload["summary"] = summary if cuda else payload["status"]
-    payload["smoke_check_summary" if not cuda else "measured_summary"] = summary
-    C.write_results("gpu_sharing", payload)
+    C.write_results("gpu_sharing", dict(payload, raw=rows, summary=summary, complete=True))
     print(json.dumps(summary, indent=2))
 
 

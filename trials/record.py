@@ -43,3 +43,4 @@ EPOCHS_DONE: Final = "epochs_done"  # int; smaller than the budget when ASHA sto
 INTERRUPTED: Final = "interrupted"  # True on a trial the driver left RUNNING when it died
 DUPLICATE_OF: Final = "duplicate_of"  # trial number whose spec a skipped proposal repeated
 IMAGES_PER_S: Final = "images_per_s"  # training throughput of the trial (all replicates)
+TRAIN_TIMELINE: Final = "train_timeline"  # [[start, end, images], ...] per epoch's training phase, Unix s

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from trials import record
 from trials.config import SearchConfig
-from trials.data import load_data
+from trials.data import DataConfig, load_data
 from trials.study import StudyError, finished_count, mask_url, open_study, recover_interrupted
 
 @dataclasses.dataclass
@@ -37,13 +37,28 @@ def summarize(study: optuna.Study, storage_url: str) -> SearchSummary:
                          count(TrialState.PRUNED), count(TrialState.FAIL), front)
 
 
+def _absolute_paths(data: DataConfig) -> dict:
+    """The data config as workers get it: Ray runs each trial in its own working directory,
+    so a relative ``root`` (or ``imagefolder:`` path) is resolved here, against the driver's."""
+    d = dataclasses.asdict(data)
+    if d["root"]:
+        d["root"] = str(Path(d["root"]).expanduser().resolve())
+    if d["dataset"].startswith("imagefolder:"):
+        d["dataset"] = "imagefolder:" + str(Path(d["dataset"].split(":", 1)[1]).expanduser().resolve())
+    return d
+
+
 def _versions() -> dict[str, str]:
     import ray
     import torch
 
-    from importlib.metadata import version
-    return {"torch": torch.__version__, "optuna": optuna.__version__, "ray": ray.__version__,
-            "fusionscope": version("fusionscope")}
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("fusionscope")
+    except PackageNotFoundError:  # run from a source tree on PYTHONPATH, not pip-installed
+        ours = "source tree (not installed)"
+    return {"torch": torch.__version__, "optuna": optuna.__version__, "ray": ray.__version__, "fusionscope": ours}
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -78,7 +93,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
 
     runs_dir = Path(runs_dir).resolve()
     res = config.resources
-    job = {"data": dataclasses.asdict(config.data), "training": dataclasses.asdict(config.training),
+    job = {"data": _absolute_paths(config.data), "training": dataclasses.asdict(config.training),
            "epochs": config.budget.epochs, "cpus_per_trial": res.cpus_per_trial,
            "gpus_per_trial": res.gpus_per_trial, "latency_batch": res.latency_batch,
            "weights_dir": str(runs_dir / config.study / "weights") if config.training.save_weights else None}

@@ -129,6 +129,7 @@ class StudySearcher(Searcher):
             else:
                 for key, name in ((record.ACCURACY_REPLICATES, "accuracy_replicates"),
                                   (record.TRAIN_TIME_S, "train_time_s"), (record.IMAGES_PER_S, "images_per_s"),
+                                  (record.TRAIN_TIMELINE, "train_timeline"),
                                   (record.WEIGHTS_PATH, "weights_path")):
                     trial.set_user_attr(key, result.get(name))
                 attrs = trial.user_attrs

@@ -36,6 +36,9 @@ class TrainResult:
     epochs_done: int
     images_per_s: float
     models: list[nn.Module]
+    # (start, end, images) of each epoch's training phase, Unix seconds: lets concurrent trials
+    # (several on one GPU) be compared over the window in which they really overlapped
+    timeline: list[tuple[float, float, int]] = dataclasses.field(default_factory=list)
 
 
 def pick_device(gpus: float = 0) -> torch.device:
@@ -94,8 +97,11 @@ def train_spec(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: in
         gens.append(torch.Generator(device="cpu").manual_seed(cfg.seed + r))
     history, seen, train_time = [], 0, 0.0
     accs: list[float] = []
+    timeline: list[tuple[float, float, int]] = []
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one input shape all run long: autotuned kernels pay off
     for epoch in range(epochs):
-        start = time.perf_counter()
+        start, wall_start, seen_before = time.perf_counter(), time.time(), seen
         for r, (model, opt, sched, gen) in enumerate(zip(models, opts, scheds, gens)):
             loss_sum = torch.zeros((), device=device)
             order = torch.randperm(len(data.x_train), generator=gen).to(device)
@@ -115,8 +121,9 @@ def train_spec(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: in
         if device.type == "cuda":
             torch.cuda.synchronize()
         train_time += time.perf_counter() - start
+        timeline.append((wall_start, time.time(), seen - seen_before))
         accs = [evaluate(m, data.x_val, data.y_val) for m in models]
         history.append(sum(accs) / len(accs))
         if on_epoch is not None:
             on_epoch(epoch + 1, history[-1])
-    return TrainResult(accs, history, train_time, epochs, seen / max(train_time, 1e-9), models)
+    return TrainResult(accs, history, train_time, epochs, seen / max(train_time, 1e-9), models, timeline)

@@ -70,6 +70,7 @@ def run_trial(config: dict[str, Any]) -> None:
         tune.report({"epoch": epochs, "accuracy": result.history[-1], "latency_ms": latency, **where,
                      "final": True, "accuracy_replicates": result.accuracy_replicates,
                      "history": result.history, "train_time_s": result.train_time_s,
-                     "images_per_s": result.images_per_s, "weights_path": weights})
+                     "images_per_s": result.images_per_s, "train_timeline": result.timeline,
+                     "weights_path": weights})
     except (CandidateError, SpecError, torch.OutOfMemoryError, RuntimeError, ValueError) as err:
         tune.report({"epoch": 0, "accuracy": 0.0, **where, "final": True, "error": _describe(err)})

@@ -38,7 +38,7 @@ def test_real_search_records_every_trial(tiny_config, tmp_path):
         assert 0 <= t.values[0] <= 1 and t.values[1] == t.user_attrs[record.MACS] > 0
         for key in (record.PARAMS, record.COST_BREAKDOWN, record.LATENCY_MS, record.VAL_ACCURACY_HISTORY,
                     record.TRAIN_TIME_S, record.SEEDS, record.DEVICE, record.VERSIONS, record.NODE_ID,
-                    record.ACCURACY_REPLICATES):
+                    record.ACCURACY_REPLICATES, record.TRAIN_TIMELINE):
             assert t.user_attrs.get(key) is not None, key
         assert os.path.exists(t.user_attrs[record.WEIGHTS_PATH])
     # two concurrent Ray trials: some trial started before another finished

@@ -25,6 +25,10 @@ def test_trains_above_chance_and_reports_every_epoch(fmnist):
         sum(result.accuracy_replicates) / 2)
     assert result.history[-1] > 0.3  # 10 classes: chance is 0.1; 38 steps of a width-8 net
     assert result.images_per_s > 0 and result.epochs_done == 2
+    # one training window per epoch, in order, counting every image of both replicates
+    assert len(result.timeline) == 2
+    (s1, e1, n1), (s2, e2, n2) = result.timeline
+    assert s1 < e1 <= s2 < e2 and n1 == n2 == 2 * len(fmnist.x_train)
 
 
 def test_deterministic_with_a_seed_on_cpu(fmnist):
