@@ -1,20 +1,21 @@
 """Issue item 4: search quality of the samplers on a cheap real task, by table lookup.
 
-Phase 1 (once; ``--rebuild`` to redo): every spec of a restricted grid (plain/resnet,
-width 8/16, fusion none/sum/conv/lc/attention, branches 2 or 1,2, alpha 1/4: 72 specs) is
-trained ONE epoch by the project's trainer on a seeded Fashion-MNIST subset (2000 train,
-500 validation images, batch 32, SGD lr 0.1 cosine, 1 thread) and its validation accuracy and MACs are stored in
-``benchmarks/results/grid_table.json``.
+Phase 1 (once; ``--rebuild`` to redo): every spec of a restricted grid (plain/resnet/vgg,
+width 8/16/32, depth 1/2, alpha 1/4, fusion none or sum/conv/lc/attention x EFLP/EPLF x
+branches "2"/"1,2": 612 specs) is trained ONE epoch by the project's trainer on a seeded
+Fashion-MNIST subset (2000 train, 500 validation images, batch 32, SGD lr 0.1 cosine,
+1 thread per process, ``--workers`` processes) and its validation accuracy and MACs are
+stored in ``benchmarks/results/grid_table.json``.
 
 Phase 2: searches are simulated on the table.  A sampler built by the project's
 ``trials.study.make_sampler`` proposes through Optuna ask/tell with the project's
 ``SearchSpace.sample`` (define-by-run); "training" is a table lookup.  As in
 ``trials.searcher``: a proposal that repeats an already evaluated spec is told PRUNED and
 does not count towards the budget, and 200 duplicates in a row end the search.  Samplers:
-nsga2 (the project's default population, min(budget, 50) = budget here), nsga2 with
+nsga2 (the project's default population, budget // 4 within [4, 50]), nsga2 with
 population 8 (as in configs/quickstart.yaml), tpe (multivariate, group), random; 10 seeds
-each; budget = half the table for all but random, which runs to the whole table so its
-hypervolume at 2N is known.
+each; budget = ``--budget`` (default 128) for all but random, which runs to twice that so
+its hypervolume at 2N is known.
 
 Hypervolume of (accuracy: maximise, MACs: minimise) after N evaluated specs, against a
 fixed reference point from the table: accuracy = min - 10% of the range, MACs = max + 10%
@@ -22,7 +23,7 @@ of the range (the margin rule of analysis.hypervolume).  Reported raw and as a s
 the whole table's hypervolume (1.0 = the true front found).  Mean and Student-t 95%
 interval over seeds per N.  Bar: the best sampler at N reaches random's mean at 2N.
 
-Run: ``.venv/bin/python benchmarks/search_quality.py [--quick] [--rebuild] [--seeds N]``
+Run: ``.venv/bin/python benchmarks/search_quality.py [--quick] [--rebuild] [--seeds N] [--workers W]``
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ from trials.train import train_spec  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-SPACE = dict(backbone=["plain", "resnet"], width=[8, 16], depth=1, stages=3, fusion_site="gap",
-             fusion=["none", "sum", "conv", "lc", "attention"], strategy="eflp", branches=["2", "1,2"],
+SPACE = dict(backbone=["plain", "resnet", "vgg"], width=[8, 16, 32], depth=[1, 2], stages=3, fusion_site="gap",
+             fusion=["none", "sum", "conv", "lc", "attention"], strategy=["eflp", "eplf"], branches=["2", "1,2"],
              side_channels=16, alpha=[1, 4], sc_add=True, sc_inverse=True, combination="single")
-QUICK_SPACE = dict(SPACE, backbone="plain", width=8, alpha=1)
+QUICK_SPACE = dict(SPACE, backbone="plain", width=8, depth=1, strategy="eflp", alpha=1)
 DATA = dict(dataset="fashion-mnist", subset=2500, val_fraction=0.2, seed=0)
 QUICK_DATA = dict(DATA, subset=500)
 # batch 32 and lr 0.1: one epoch of 2000 images is 63 steps, enough to get clear of chance
@@ -64,25 +65,41 @@ SAMPLERS = {"nsga2": ("nsga2", None), "nsga2_pop8": ("nsga2", 8), "tpe": ("tpe",
 
 
 # --- phase 1: the table ------------------------------------------------------------------
-def build_table(space_cfg: dict, data_cfg: dict, path: Path, threads: int) -> dict:
+_WORKER: dict = {}
+
+
+def _init_worker(data_cfg: dict, threads: int) -> None:
     torch.set_num_threads(threads)
-    space = SearchSpace.from_config(space_cfg)
-    specs = space.grid()
+    _WORKER["data"] = load_data(DataConfig(**data_cfg))
+    _WORKER["cfg"] = from_dict({"training": TRAINING}).training
+
+
+def _train_row(params: dict) -> dict:
+    from search_space.spec import ArchSpec
+
+    spec, data = ArchSpec.from_params(params), _WORKER["data"]
+    cost = spec_cost(spec, data.num_classes, data.in_channels, data.image_size)
+    t = time.perf_counter()
+    result = train_spec(spec, data, _WORKER["cfg"], 1, "cpu")  # seeded: the same row on any run
+    return {"key": spec.key(), "params": spec.to_params(), "accuracy": result.history[-1], "macs": cost.macs,
+            "param_count": cost.params, "train_time_s": result.train_time_s, "wall_s": time.perf_counter() - t,
+            "images_per_s": result.images_per_s}
+
+
+def build_table(space_cfg: dict, data_cfg: dict, path: Path, threads: int, workers: int) -> dict:
+    import multiprocessing as mp
+
+    specs = SearchSpace.from_config(space_cfg).grid()
     t_all = time.perf_counter()
     data = load_data(DataConfig(**data_cfg))
-    cfg = from_dict({"training": TRAINING}).training
     rows = []
-    with C.LoadProbe() as probe:
-        for i, spec in enumerate(specs):
-            cost = spec_cost(spec, data.num_classes, data.in_channels, data.image_size)
-            t = time.perf_counter()
-            result = train_spec(spec, data, cfg, 1, "cpu")
-            rows.append({"key": spec.key(), "params": spec.to_params(), "accuracy": result.history[-1],
-                         "macs": cost.macs, "param_count": cost.params, "train_time_s": result.train_time_s,
-                         "wall_s": time.perf_counter() - t, "images_per_s": result.images_per_s})
-            print(f"  [{i + 1}/{len(specs)}] acc {rows[-1]['accuracy']:.3f} macs {cost.macs} "
-                  f"{rows[-1]['wall_s']:.1f}s", flush=True)
+    with C.LoadProbe() as probe, mp.get_context("spawn").Pool(workers, _init_worker, (data_cfg, threads)) as pool:
+        for i, row in enumerate(pool.imap(_train_row, [s.to_params() for s in specs])):
+            rows.append(row)
+            print(f"  [{i + 1}/{len(specs)}] acc {row['accuracy']:.3f} macs {row['macs']} {row['wall_s']:.1f}s",
+                  flush=True)
     table = {"space": space_cfg, "data": data_cfg, "training": TRAINING, "epochs": 1, "threads": threads,
+             "workers": workers,
              "train_images": len(data.x_train), "val_images": len(data.x_val),
              "build_time_s": time.perf_counter() - t_all, "load": probe.result, "built": C.now_iso(),
              "command": C.command(), "machine": C.machine(), "versions": C.versions(), "specs": rows}
@@ -145,7 +162,9 @@ def main() -> None:
     ap = C.parser(__doc__, "tiny table and few seeds: a smoke check")
     ap.add_argument("--rebuild", action="store_true", help="retrain the table even if it exists")
     ap.add_argument("--seeds", type=int, default=None)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for the table build (1: robust to other load)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per table-build process")
+    ap.add_argument("--workers", type=int, default=C.os.cpu_count() or 1, help="table-build processes")
+    ap.add_argument("--budget", type=int, default=None, help="trials per non-random search (default 128)")
     args = ap.parse_args()
     quiet, started = C.begin(args)
     space_cfg, data_cfg = (QUICK_SPACE, QUICK_DATA) if args.quick else (SPACE, DATA)
@@ -156,7 +175,7 @@ def main() -> None:
         print(f"{path.name} was built for another space, data or training: rebuilding")
         table = None
     if table is None:
-        table = build_table(space_cfg, data_cfg, path, args.threads)
+        table = build_table(space_cfg, data_cfg, path, args.threads, args.workers)
     else:
         print(f"reusing {path.relative_to(C.ROOT)} ({len(table['specs'])} specs, built {table['built']})")
 
@@ -176,12 +195,13 @@ def main() -> None:
     assert abs(check - full_hv) <= 1e-9 * max(1.0, full_hv), (check, full_hv)
 
     seeds = args.seeds or (2 if args.quick else 10)
-    budget = size // 2
-    checkpoints = sorted({n for n in (1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 28, 32, 36, budget, size) if n <= size})
+    budget = min(args.budget or (size // 2 if args.quick else 128), size // 2)
+    checkpoints = sorted({n for n in (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, budget, 2 * budget)
+                          if n <= 2 * budget})
     runs: dict = {}
     t0 = time.perf_counter()
     for key in SAMPLERS:
-        b = size if key == "random" else budget
+        b = 2 * budget if key == "random" else budget
         runs[key] = []
         for seed in range(seeds):
             r = simulate(key, seed, b, space, by_key)
@@ -201,7 +221,7 @@ def main() -> None:
     per_n = {n: {k: stats(k, n) for k in SAMPLERS} for n in checkpoints}
     comparisons = []
     for n in checkpoints:
-        if 2 * n > size or n > budget:
+        if n > budget:
             continue
         best = max((k for k in SAMPLERS if k != "random"), key=lambda k: per_n[n][k]["mean"])
         target = C.mean_ci95([hv2d(r["points"][:2 * n], ref_acc, ref_macs) / full_hv for r in runs["random"]])[0]

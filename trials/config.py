@@ -55,6 +55,13 @@ class TrainingConfig:
     save_weights: bool = True
 
 
+#: trials packed on one GPU by ``resources: auto``, by batch size (benchmarks/results/gpu_sharing.json:
+#: N bare processes at width 32 reach 1.0 / 1.9 / 2.3 / 2.3x the images/s of one at batch 512 and
+#: 1.0 / 2.0 / 3.7 / 4.2x at batch 128, so small batches gain from more trials per GPU)
+AUTO_TRIALS_PER_GPU = ((256, 4), (0, 8))  # (smallest batch size, trials per GPU)
+AUTO_MAX_CPUS_PER_TRIAL = 4
+
+
 @dataclasses.dataclass(frozen=True)
 class ResourcesConfig:
     cpus_per_trial: float = 1.0
@@ -62,6 +69,29 @@ class ResourcesConfig:
     concurrent: int = 2
     retries: int = 1  # times Ray re-runs a trial whose worker died
     latency_batch: int = 1
+    auto: bool = False  # ``resources: auto``: the three above are chosen from the cluster by resolve()
+
+    def resolve(self, cluster_cpus: float, cluster_gpus: float, batch_size: int) -> ResourcesConfig:
+        """Concrete resources for ``auto`` (unchanged otherwise), once Ray knows the cluster.
+
+        Without GPUs: one single-thread trial per core (two 1-thread trials beat one 2-thread
+        trial by 1.59x vs 1.47x in benchmarks/results/scaling.json).  With GPUs: several
+        trials per GPU (``AUTO_TRIALS_PER_GPU``), never more trials than cores, the cores
+        shared out up to ``AUTO_MAX_CPUS_PER_TRIAL`` each.
+        """
+        if not self.auto:
+            return self
+        cpus, gpus = max(1, int(cluster_cpus)), int(cluster_gpus)
+        if gpus < 1:
+            return dataclasses.replace(self, cpus_per_trial=1.0, gpus_per_trial=0.0, concurrent=cpus)
+        per_gpu = next(n for smallest, n in AUTO_TRIALS_PER_GPU if batch_size >= smallest)
+        concurrent = min(gpus * per_gpu, cpus)
+        return dataclasses.replace(self, concurrent=concurrent, gpus_per_trial=min(1.0, gpus / concurrent),
+                                   cpus_per_trial=float(max(1, min(AUTO_MAX_CPUS_PER_TRIAL, cpus // concurrent))))
+
+    def describe(self) -> str:
+        return (f"{self.concurrent} concurrent trial(s), {self.cpus_per_trial:g} CPU and "
+                f"{self.gpus_per_trial:g} GPU each")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +130,8 @@ _SECTIONS = {"sampler": SamplerConfig, "budget": BudgetConfig, "training": Train
 def _section(cls: type, section: str, raw: Any) -> Any:
     if raw is None:
         return cls()
+    if cls is ResourcesConfig and raw == "auto":
+        raw = {"auto": True}
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{section}: expected a mapping of keys, got {raw!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -166,6 +198,12 @@ def _check_values(c: SearchConfig) -> None:
             raise ConfigError(f"{key}={value!r}: must be at least 1")
     if c.training.lr <= 0:
         raise ConfigError(f"training.lr={c.training.lr!r}: must be positive")
+    if c.resources.auto:
+        explicit = [k for k in ("cpus_per_trial", "gpus_per_trial", "concurrent")
+                    if getattr(c.resources, k) != getattr(ResourcesConfig(), k)]
+        if explicit:
+            raise ConfigError(f"resources.{explicit[0]}: set it or resources.auto, not both "
+                              "(auto chooses cpus_per_trial, gpus_per_trial and concurrent)")
     if c.resources.cpus_per_trial <= 0 or c.resources.gpus_per_trial < 0:
         raise ConfigError("resources.cpus_per_trial must be > 0 and resources.gpus_per_trial >= 0")
     c.search_space()  # raises ConfigError naming the space key

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 import optuna
 from optuna.trial import TrialState
@@ -91,15 +92,6 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     from trials.searcher import StudySearcher
     from trials.worker import run_trial
 
-    runs_dir = Path(runs_dir).resolve()
-    res = config.resources
-    job = {"data": _absolute_paths(config.data), "training": dataclasses.asdict(config.training),
-           "epochs": config.budget.epochs, "cpus_per_trial": res.cpus_per_trial,
-           "gpus_per_trial": res.gpus_per_trial, "latency_batch": res.latency_batch,
-           "weights_dir": str(runs_dir / config.study / "weights") if config.training.save_weights else None}
-    bar = SearchProgress(study, config.budget.trials, enabled=progress)
-    searcher = StudySearcher(study, config, config.search_space(), rerun,
-                             (data.num_classes, data.in_channels, data.image_size), job, _versions(), bar.update)
     if not ray.is_initialized():
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         try:
@@ -107,6 +99,19 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
                      **({} if address else {"num_cpus": os.cpu_count()}))
         except (ConnectionError, RuntimeError, ValueError) as err:
             raise StudyError(f"cannot join the Ray cluster at {address}: {str(err).splitlines()[0]}") from None
+    res = config.resources.resolve(ray.cluster_resources().get("CPU", 1), ray.cluster_resources().get("GPU", 0),
+                                   config.training.batch_size)
+    if res.auto and progress:
+        print(f"resources: auto -> {res.describe()}", file=sys.stderr, flush=True)
+    config = dataclasses.replace(config, resources=res)
+    runs_dir = Path(runs_dir).resolve()
+    job = {"data": _absolute_paths(config.data), "training": dataclasses.asdict(config.training),
+           "epochs": config.budget.epochs, "cpus_per_trial": res.cpus_per_trial,
+           "gpus_per_trial": res.gpus_per_trial, "latency_batch": res.latency_batch,
+           "weights_dir": str(runs_dir / config.study / "weights") if config.training.save_weights else None}
+    bar = SearchProgress(study, config.budget.trials, enabled=progress)
+    searcher = StudySearcher(study, config, config.search_space(), rerun,
+                             (data.num_classes, data.in_channels, data.image_size), job, _versions(), bar.update)
     scheduler = None
     if config.budget.asha:
         from ray.tune.schedulers import ASHAScheduler

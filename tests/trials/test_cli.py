@@ -39,12 +39,12 @@ def test_cost_command_prints_cfn_breakdown(capsys):
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     """One real search whose records the bad-input tests must leave untouched."""
-    from tests.trials.conftest import TINY
+    from tests.trials.conftest import tiny_yaml
 
     tmp = tmp_path_factory.mktemp("cli")
     db = tmp / "keep.db"
     path = tmp / "keep.yaml"
-    path.write_text(TINY.format(study="keep", db=db, trials=2, epochs=1, lr=0.05))
+    path.write_text(tiny_yaml("keep", db, trials=2))
     out = run("search", "--config", str(path), "--no-progress", cwd=tmp)
     assert out.returncode == 0, out.stderr[-2000:]
     url = f"sqlite:///{db}"

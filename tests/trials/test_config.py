@@ -21,6 +21,8 @@ def test_defaults_and_storage_url():
     ({"space": {"fusoin": "lc"}}, ["space:", "'fusoin'"]),
     ({"budget": {"trials": "ten"}}, ["budget.trials", "int"]),
     ({"training": {"lr": -1.0}}, ["training.lr"]),
+    ({"resources": {"auto": True, "concurrent": 3}}, ["resources.concurrent", "auto"]),
+    ({"resources": "many"}, ["resources", "mapping"]),
 ])
 def test_bad_configs_name_the_key(raw, words):
     with pytest.raises(ConfigError) as err:
@@ -32,6 +34,22 @@ def test_bad_configs_name_the_key(raw, words):
 def test_fractional_resources_are_accepted():
     c = from_dict({"resources": {"cpus_per_trial": 0.5, "gpus_per_trial": 0.25}})
     assert c.resources.gpus_per_trial == 0.25 and c.resources.cpus_per_trial == 0.5
+
+
+@pytest.mark.parametrize("cpus, gpus, batch, expected", [
+    (2, 0, 128, (2, 1.0, 0.0)),  # CPU only: one 1-thread trial per core
+    (16, 1, 512, (4, 4.0, 0.25)),  # large batches: 4 trials share the GPU, 4 cores each
+    (16, 1, 128, (8, 2.0, 0.125)),  # small batches: 8 per GPU
+    (16, 2, 512, (8, 2.0, 0.25)),  # two GPUs: 4 on each
+    (2, 1, 128, (2, 1.0, 0.5)),  # never more trials than cores
+])
+def test_resources_auto_resolves_from_the_cluster(cpus, gpus, batch, expected):
+    res = from_dict({"resources": "auto"}).resources
+    assert res.auto
+    r = res.resolve(cpus, gpus, batch)
+    assert (r.concurrent, r.cpus_per_trial, r.gpus_per_trial) == expected
+    explicit = from_dict({"resources": {"concurrent": 3}}).resources
+    assert explicit.resolve(cpus, gpus, batch) == explicit  # only auto is resolved
 
 
 def test_malformed_yaml_and_missing_file(tmp_path):

@@ -26,7 +26,8 @@ def trials_of(url, study):
 
 
 def test_real_search_records_every_trial(tiny_config, tmp_path):
-    path, url, study = tiny_config(trials=6)
+    # resources: auto -> one 1-thread trial per core, so at least 2 concurrent on any CI machine
+    path, url, study = tiny_config(trials=6, resources="auto")
     summary = run_search(load(path), progress=False, runs_dir=tmp_path / "runs")
     assert summary.complete == 6
     s = optuna.load_study(study_name=study, storage=url)
@@ -130,3 +131,21 @@ def test_killed_ray_worker_is_retried(tiny_config, tmp_path):
     assert proc.returncode == 0, err[-2000:]
     trials = trials_of(url, study)
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3  # the killed trial was retried
+
+
+def test_relative_data_root_reaches_the_ray_workers(tmp_path, monkeypatch):
+    """Ray runs each trial in a directory of its own: a relative data.root must still be found."""
+    from pathlib import Path
+
+    from tests.trials.tiny import TINY, write_tiny_config
+
+    data = tmp_path / "fmnist"
+    data.mkdir()
+    for f in Path("/usr/share/datasets/fashion-mnist").glob("train-*.gz"):
+        (data / f.name).symlink_to(f)
+    monkeypatch.chdir(tmp_path)
+    path = write_tiny_config(tmp_path, study="relroot", storage=f"sqlite:///{tmp_path}/relroot.db",
+                             data={**TINY["data"], "root": "fmnist"}, budget={"trials": 1, "epochs": 1})
+    summary = run_search(load(path), progress=False, runs_dir=tmp_path / "runs")
+    trial = trials_of(f"sqlite:///{tmp_path}/relroot.db", "relroot")[0]
+    assert summary.complete == 1, trial.user_attrs.get(record.ERROR)
