@@ -66,7 +66,8 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     s = config.sampler
     if s.name == "nsga2":
-        population = s.population_size or max(4, min(50, config.budget.trials // 4))  # >1 generation
+        # several generations: population 8 beat 4, 16 and 32 at a budget of 128 (benchmarks/search_quality.py)
+        population = s.population_size or max(4, min(50, config.budget.trials // 16))
         return optuna.samplers.NSGAIISampler(population_size=population, seed=s.seed)
     if s.name == "tpe":
         return optuna.samplers.TPESampler(seed=s.seed, multivariate=True, group=True)

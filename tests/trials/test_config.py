@@ -6,7 +6,7 @@ from trials.config import ConfigError, from_dict, load
 def test_defaults_and_storage_url():
     c = from_dict({"study": "s1"})
     assert c.storage_url == "sqlite:///runs/s1.db"
-    assert c.objectives == ("accuracy", "macs") and c.sampler.name == "nsga2"
+    assert c.objectives == ("accuracy", "macs") and c.sampler.name == "tpe"
     assert from_dict({"storage": "postgresql+psycopg2://u:p@h/db"}).storage_url.startswith("postgresql")
 
 
