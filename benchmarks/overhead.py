@@ -88,7 +88,9 @@ def main() -> None:
         if ray.is_initialized():
             ray.shutdown()
         t0 = time.perf_counter()
-        ray.init(num_cpus=C.os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+        from trials.search import start_ray
+
+        start_ray()  # as run_search starts it
         return time.perf_counter() - t0
 
     def framework(length: str, epochs: int, rep: int) -> dict:

@@ -57,7 +57,9 @@ def trials_per_hour(quick: bool) -> dict:
             if ray.is_initialized():
                 ray.shutdown()
             t = time.perf_counter()
-            ray.init(num_cpus=C.os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+            from trials.search import start_ray
+
+            start_ray()  # as run_search starts it
             ray_init_s = time.perf_counter() - t
             with C.LoadProbe() as probe:
                 run_search(config, progress=False, runs_dir=work)

@@ -73,6 +73,25 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise StudyError(f"cannot reach the Ray cluster at {address!r}: {err}") from None
 
 
+def start_ray(address: str | None = None, **kwargs) -> None:
+    """Start (or join, with ``address``) Ray as searches need it, unless it already runs.
+
+    Workers import torch and the model code as they start (``worker_process_setup_hook``),
+    not when the first trial lands on them: a one-trial search starts ~1 s sooner.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"worker_process_setup_hook": "trials.worker.preload"},
+                 **({} if address else {"num_cpus": os.cpu_count()}), **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        raise StudyError(f"cannot join the Ray cluster at {address}: {str(err).splitlines()[0]}") from None
+
+
 def run_search(config: SearchConfig, storage_url: str | None = None, address: str | None = None,
                progress: bool = True, runs_dir: str | Path = "runs") -> SearchSummary:
     """Run (or continue) the search until the storage holds ``budget.trials`` finished trials."""
@@ -92,13 +111,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     from trials.searcher import StudySearcher
     from trials.worker import run_trial
 
-    if not ray.is_initialized():
-        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     **({} if address else {"num_cpus": os.cpu_count()}))
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            raise StudyError(f"cannot join the Ray cluster at {address}: {str(err).splitlines()[0]}") from None
+    start_ray(address)
     res = config.resources.resolve(ray.cluster_resources().get("CPU", 1), ray.cluster_resources().get("GPU", 0),
                                    config.training.batch_size)
     if res.auto and progress:
