@@ -76,8 +76,9 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
 def start_ray(address: str | None = None, **kwargs) -> None:
     """Start (or join, with ``address``) Ray as searches need it, unless it already runs.
 
-    Workers import torch and the model code as they start (``worker_process_setup_hook``),
-    not when the first trial lands on them: a one-trial search starts ~1 s sooner.
+    Tried and dropped: a ``worker_process_setup_hook`` importing torch in every worker as it
+    starts saved ~1 s in a tiny test but cost ~1.5 s in ``benchmarks/overhead.py`` on 2 cores
+    (the prestarted workers' imports compete with the trial's), see benchmarks/README.md.
     """
     import ray
 
@@ -86,7 +87,6 @@ def start_ray(address: str | None = None, **kwargs) -> None:
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 runtime_env={"worker_process_setup_hook": "trials.worker.preload"},
                  **({} if address else {"num_cpus": os.cpu_count()}), **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise StudyError(f"cannot join the Ray cluster at {address}: {str(err).splitlines()[0]}") from None

@@ -30,11 +30,6 @@ def _data(cfg: DataConfig):
     return load_data(cfg)
 
 
-def preload() -> None:
-    """Ray's ``worker_process_setup_hook``: importing this module (torch, the model code) is the
-    work, done when Ray starts a worker process rather than when the first trial lands on it."""
-
-
 def _describe(err: BaseException) -> str:
     where = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
     at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
