@@ -141,7 +141,7 @@ def test_relative_data_root_reaches_the_ray_workers(tmp_path, monkeypatch):
 
     data = tmp_path / "fmnist"
     data.mkdir()
-    for f in Path("/usr/share/datasets/fashion-mnist").glob("train-*.gz"):
+    for f in Path("/usr/share/datasets/fashion-mnist").glob("*-ubyte.gz"):
         (data / f.name).symlink_to(f)
     monkeypatch.chdir(tmp_path)
     path = write_tiny_config(tmp_path, study="relroot", storage=f"sqlite:///{tmp_path}/relroot.db",
