@@ -252,6 +252,19 @@ def _bare_eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fmt, amp) -> 
     return correct / len(x)
 
 
+def restart_ray() -> float:
+    """Shut Ray down if it runs and start it as ``run_search`` does; seconds ``ray.init`` took."""
+    import ray
+
+    from trials.search import start_ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    t = time.perf_counter()
+    start_ray()
+    return time.perf_counter() - t
+
+
 def overlap_throughput(timelines: list[list[tuple[float, float, int]]], skip_epochs: int = 0) -> dict[str, float] | None:
     """Aggregate images/s of concurrent runs over the window in which all of them trained.
 

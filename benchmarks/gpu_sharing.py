@@ -116,7 +116,6 @@ def run_bare(n: int, width: int, batch: int, epochs: int, data_cfg: dict, thread
 def run_explorer(n: int, width: int, batch: int, epochs: int, data_cfg: dict, cpus: int, gpus_per_trial: float,
                  work: Path, storage: str) -> dict:
     import optuna
-    import ray
 
     from trials import record
     from trials.config import from_dict
@@ -127,13 +126,7 @@ def run_explorer(n: int, width: int, batch: int, epochs: int, data_cfg: dict, cp
                         "objectives": ["accuracy", "macs"], "sampler": {"name": "grid"},
                         "budget": {"trials": n, "epochs": epochs}, "training": dict(TRAINING, batch_size=batch),
                         "resources": {"cpus_per_trial": cpus, "concurrent": n, "gpus_per_trial": gpus_per_trial}})
-    if ray.is_initialized():
-        ray.shutdown()
-    t = time.perf_counter()
-    from trials.search import start_ray
-
-    start_ray()  # as run_search starts it
-    ray_init_s = time.perf_counter() - t
+    ray_init_s = C.restart_ray()
     with C.LoadProbe() as probe:
         run_search(config, progress=False, runs_dir=work)
     trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)

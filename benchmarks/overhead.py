@@ -84,22 +84,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fusionscope-bench-overhead-"))
     storage = f"sqlite:///{work}/overhead.db"
 
-    def ray_start() -> float:
-        if ray.is_initialized():
-            ray.shutdown()
-        t0 = time.perf_counter()
-        from trials.search import start_ray
-
-        start_ray()  # as run_search starts it
-        return time.perf_counter() - t0
-
     def framework(length: str, epochs: int, rep: int) -> dict:
         name = f"overhead_{length}_{rep}"
         config = from_dict({"study": name, "storage": storage, "data": data_cfg, "space": spec.to_params(),
                             "objectives": ["accuracy", "macs"], "sampler": {"name": "random", "seed": 0},
                             "budget": {"trials": 1, "epochs": epochs}, "training": TRAINING,
                             "resources": {"cpus_per_trial": 1, "concurrent": 1}})
-        ray_init_s = ray_start()
+        ray_init_s = C.restart_ray()
         with C.LoadProbe() as probe:
             summary = run_search(config, progress=False, runs_dir=work)
         study = optuna.load_study(study_name=name, storage=storage)
@@ -139,7 +130,7 @@ def main() -> None:
                 print(f"{length} rep {rep}: framework warm {f['run_search_s']:.2f}s (+ray.init {f['ray_init_s']:.2f}s) "
                       f"train {f['train_time_s']:.2f}s | bare {b['wall_s']:.2f}s train {b['train_s']:.2f}s | "
                       f"busy cores {f['load']['machine_busy_cores']}/{b['load']['machine_busy_cores']}", flush=True)
-        multi = multi_trial(work, storage, dict(data_cfg, subset=multi_subset), ray_start, run_search, from_dict, optuna,
+        multi = multi_trial(work, storage, dict(data_cfg, subset=multi_subset), C.restart_ray, run_search, from_dict, optuna,
                             n_trials=6)
     finally:
         ray.shutdown()
@@ -179,7 +170,7 @@ def multi_trial(work: Path, storage: str, data_cfg: dict, ray_start, run_search,
                         "budget": {"trials": n_trials, "epochs": 1}, "training": TRAINING,
                         "resources": {"cpus_per_trial": 1, "concurrent": 1}})
     assert config.search_space().size() == n_trials, config.search_space().size()
-    ray_init_s = ray_start()
+    ray_init_s = C.restart_ray()
     with C.LoadProbe() as probe:
         run_search(config, progress=False, runs_dir=work)
     study = optuna.load_study(study_name=name, storage=storage)

@@ -21,7 +21,6 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,13 +53,7 @@ def trials_per_hour(quick: bool) -> dict:
                                 "budget": {"trials": 8, "epochs": 1}, "training": TRAINING,
                                 "resources": {"cpus_per_trial": cpus, "concurrent": concurrent}})
             n = config.search_space().size()
-            if ray.is_initialized():
-                ray.shutdown()
-            t = time.perf_counter()
-            from trials.search import start_ray
-
-            start_ray()  # as run_search starts it
-            ray_init_s = time.perf_counter() - t
+            ray_init_s = C.restart_ray()
             with C.LoadProbe() as probe:
                 run_search(config, progress=False, runs_dir=work)
             trials = [t for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
