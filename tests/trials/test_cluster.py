@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import psutil
 import pytest
 from optuna.trial import TrialState
 
+from tests.processes import run_in_group
 from tests.trials.tiny import write_tiny_config
 from trials import record
 
@@ -63,16 +63,6 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def run(command: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{Path(command[0]).name} {command[1]} ran past {timeout} s\n{out[-3000:]}\n{err[-3000:]}")
-    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def stop_cluster(tag: str) -> list[int]:
@@ -144,18 +134,18 @@ def two_node_cluster() -> Cluster:
     address = f"127.0.0.1:{gcs_port}"
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", f"--temp-dir={temp_dir}", "--disable-usage-stats"]
     try:
-        head = run([str(BIN / "ray"), "start", "--head", f"--port={gcs_port}", *common,
+        head = run_in_group([str(BIN / "ray"), "start", "--head", f"--port={gcs_port}", *common,
                     '--resources={"head_node": 1}', "--include-dashboard=false", f"--dashboard-port={dashboard_port}",
                     f"--dashboard-agent-listen-port={head_agent}"], env, timeout=120)
         assert head.returncode == 0, f"ray start --head failed:\n{head.stdout[-3000:]}\n{head.stderr[-3000:]}"
-        second = run([str(BIN / "ray"), "start", f"--address={address}", *common,
+        second = run_in_group([str(BIN / "ray"), "start", f"--address={address}", *common,
                       '--resources={"second_node": 1}', f"--dashboard-agent-listen-port={second_agent}"],
                      env, timeout=120)
         assert second.returncode == 0, f"ray start --address failed:\n{second.stdout[-3000:]}\n{second.stderr[-3000:]}"
         nodes: list[dict] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            listed = run([sys.executable, "-c", NODES_SCRIPT, address], env, timeout=60)
+            listed = run_in_group([sys.executable, "-c", NODES_SCRIPT, address], env, timeout=60)
             assert listed.returncode == 0, listed.stderr[-3000:]
             nodes = json.loads(listed.stdout.strip().splitlines()[-1])
             if len(nodes) == 2:
@@ -177,7 +167,7 @@ def test_search_on_a_two_node_cluster_uses_both_nodes(two_node_cluster: Cluster,
     config = write_tiny_config(tmp_path, data={"dataset": "fashion-mnist", "subset": 6000, "val_fraction": 0.2},
                                budget={"trials": 4, "epochs": 3})
     storage = f"sqlite:///{tmp_path / 'cluster.db'}"
-    search = run([str(BIN / "fusionscope"), "search", "--config", str(config), "--storage", storage,
+    search = run_in_group([str(BIN / "fusionscope"), "search", "--config", str(config), "--storage", storage,
                   "--study", "cluster", "--address", two_node_cluster.address, "--no-progress"],
                  two_node_cluster.env, timeout=420, cwd=tmp_path)
     assert search.returncode == 0, f"search failed:\n{search.stdout[-3000:]}\n{search.stderr[-5000:]}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -22,6 +21,7 @@ import pytest
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
+from tests.processes import run_in_group
 from tests.trials.tiny import TINY, write_tiny_config
 from trials import record
 from trials.study import mask_url
@@ -43,15 +43,7 @@ def fusionscope(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Compl
     command = [str(script)] if script.exists() else [sys.executable, "-m", "trials.cli"]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(PYTHONUNBUFFERED="1", RAY_USAGE_STATS_ENABLED="0")
-    proc = subprocess.Popen([*command, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"fusionscope {args[0]} ran past {timeout} s\nstdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return run_in_group([*command, *args], env, timeout, cwd)
 
 
 def leaks(secret: str, *texts: str) -> list[int]:
