@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from trials import record
 from trials.config import SearchConfig
-from trials.data import DataConfig, load_data
+from trials.data import load_data
 from trials.study import StudyError, finished_count, mask_url, open_study, recover_interrupted
 
 @dataclasses.dataclass
@@ -38,15 +38,22 @@ def summarize(study: optuna.Study, storage_url: str) -> SearchSummary:
                          count(TrialState.PRUNED), count(TrialState.FAIL), front)
 
 
-def _absolute_paths(data: DataConfig) -> dict:
-    """The data config as workers get it: Ray runs each trial in its own working directory,
-    so a relative ``root`` (or ``imagefolder:`` path) is resolved here, against the driver's."""
-    d = dataclasses.asdict(data)
-    if d["root"]:
-        d["root"] = str(Path(d["root"]).expanduser().resolve())
-    if d["dataset"].startswith("imagefolder:"):
-        d["dataset"] = "imagefolder:" + str(Path(d["dataset"].split(":", 1)[1]).expanduser().resolve())
-    return d
+# what every trial's worker imports: torch alone takes ~1.4 s here, Tune's trainable ~0.9 s
+WORKER_PRELOAD = ("torch", "ray.tune.trainable.function_trainable", "trials.worker")
+
+
+def _use_prestarted_workers() -> None:
+    """Let a trial's actor start on one of the workers Ray prestarts (one per CPU), not a new one.
+
+    Ray Tune registers every trainable with ``runtime_env={"env_vars": {"PL_DISABLE_FORK": "1"}}``,
+    a PyTorch Lightning workaround (ray#28197); any runtime env keeps an actor off the prestarted
+    workers, so the first trial of each worker paid a fresh Python + Ray start (~0.8 s measured
+    here, ``benchmarks/overhead.py``).  Our trainables never run Lightning.  Env vars a user
+    asks Tune to propagate (AWS keys, ...) still go through as before.
+    """
+    from ray.tune.execution import class_cache
+
+    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
 
 
 def _versions() -> dict[str, str]:
@@ -76,9 +83,13 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
 def start_ray(address: str | None = None, **kwargs) -> None:
     """Start (or join, with ``address``) Ray as searches need it, unless it already runs.
 
-    Tried and dropped: a ``worker_process_setup_hook`` importing torch in every worker as it
-    starts saved ~1 s in a tiny test but cost ~1.5 s in ``benchmarks/overhead.py`` on 2 cores
-    (the prestarted workers' imports compete with the trial's), see benchmarks/README.md.
+    A Ray started here prestarts one worker per CPU that imports ``WORKER_PRELOAD`` as it
+    starts (Ray's ``preload_python_modules``), so a trial's actor starts on a worker that has
+    torch and Tune loaded already: a one-trial search went from ~4.1 s to ~1.2 s beyond its
+    training (``benchmarks/overhead.py``).  This needs the trials to land on the prestarted
+    workers, see ``_use_prestarted_workers``; a ``worker_process_setup_hook`` did not do it
+    (a runtime env keeps actors off the prestarted workers, so it was slower, measured).  On a
+    cluster started with ``ray start``, set ``RAY_preload_python_modules`` there to the same.
     """
     import ray
 
@@ -86,8 +97,10 @@ def start_ray(address: str | None = None, **kwargs) -> None:
         return
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     try:
+        local = {} if address else {"num_cpus": os.cpu_count(),
+                                    "_system_config": {"preload_python_modules": list(WORKER_PRELOAD)}}
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 **({} if address else {"num_cpus": os.cpu_count()}), **kwargs)
+                 **local, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise StudyError(f"cannot join the Ray cluster at {address}: {str(err).splitlines()[0]}") from None
 
@@ -118,7 +131,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
         print(f"resources: auto -> {res.describe()}", file=sys.stderr, flush=True)
     config = dataclasses.replace(config, resources=res)
     runs_dir = Path(runs_dir).resolve()
-    job = {"data": _absolute_paths(config.data), "training": dataclasses.asdict(config.training),
+    job = {"training": dataclasses.asdict(config.training),
            "epochs": config.budget.epochs, "cpus_per_trial": res.cpus_per_trial,
            "gpus_per_trial": res.gpus_per_trial, "latency_batch": res.latency_batch,
            "weights_dir": str(runs_dir / config.study / "weights") if config.training.save_weights else None}
@@ -131,7 +144,11 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
 
         scheduler = ASHAScheduler(time_attr="epoch", max_t=config.budget.epochs,
                                   grace_period=config.budget.grace_epochs, reduction_factor=2)
-    trainable = tune.with_resources(run_trial, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
+    # the driver's data go to the workers through Ray's object store (one copy per node): no
+    # data load in the worker, and nodes need neither the files nor the driver's working directory
+    trainable = tune.with_resources(tune.with_parameters(run_trial, data=data),
+                                    {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
+    _use_prestarted_workers()
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1,

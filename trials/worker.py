@@ -1,14 +1,13 @@
 """What a Ray worker runs for one trial: build, time, train, report.
 
-Data are loaded once per worker process (``_data``'s cache) and actors are reused between
-trials, so a worker pays for the data set once, not once per trial.  Candidate failures are
+The data come from the driver through Ray's object store (``tune.with_parameters``), and
+actors are reused between trials, so no worker reads or decodes the data set.  Candidate failures are
 reported as results, not raised: Ray's retries are for dead workers, and retrying a NaN loss
 would only spend the budget on it again.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import traceback
@@ -21,13 +20,8 @@ from search_space.cost import measure_latency
 from search_space.build import build_model
 from search_space.spec import ArchSpec, SpecError
 from trials.config import TrainingConfig
-from trials.data import DataConfig, load_data
+from trials.data import TensorData
 from trials.train import CandidateError, pick_device, train_spec
-
-
-@functools.lru_cache(maxsize=2)
-def _data(cfg: DataConfig):
-    return load_data(cfg)
 
 
 def _describe(err: BaseException) -> str:
@@ -36,8 +30,9 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}{at}"
 
 
-def run_trial(config: dict[str, Any]) -> None:
-    """Ray Tune function trainable.  ``config`` = {"number", "params", "job"} from the searcher."""
+def run_trial(config: dict[str, Any], data: TensorData) -> None:
+    """Ray Tune function trainable.  ``config`` = {"number", "params", "job"} from the searcher;
+    ``data`` = the driver's loaded data set."""
     from ray import tune  # only here: the rest of trials.train stays Ray-free
 
     import ray
@@ -52,7 +47,6 @@ def run_trial(config: dict[str, Any]) -> None:
     try:
         spec = ArchSpec.from_params(config["params"])
         training = TrainingConfig(**job["training"])
-        data = _data(DataConfig(**job["data"]))
         probe = build_model(spec, data.num_classes, data.in_channels, data.image_size)
         latency = measure_latency(probe, data.in_channels, data.image_size, str(device), job["latency_batch"])
         epochs = job["epochs"]

@@ -1,5 +1,6 @@
 """Real searches: Ray Tune trains, the Optuna storage records, resumes lose nothing."""
 
+import json
 import os
 import signal
 import subprocess
@@ -154,3 +155,38 @@ def test_relative_data_root_reaches_the_ray_workers(tmp_path, monkeypatch):
     summary = run_search(load(path), progress=False, runs_dir=tmp_path / "runs")
     trial = trials_of(f"sqlite:///{tmp_path}/relroot.db", "relroot")[0]
     assert summary.complete == 1, trial.user_attrs.get(record.ERROR)
+
+
+PRESTART_PROBE = """
+import json, sys, time
+import psutil
+from trials.config import load
+from trials.search import run_search, start_ray
+
+start_ray()
+deadline, idle, steady_since = time.time() + 60, [], time.time()
+while time.time() < deadline and not (idle and time.time() - steady_since > 2):  # one per CPU, all at once
+    time.sleep(0.2)
+    now = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "ray::IDLE"]
+    if now != idle:
+        idle, steady_since = now, time.time()
+run_search(load(sys.argv[1]), progress=False, runs_dir=sys.argv[2])
+print(json.dumps(idle))
+"""
+
+
+def test_trials_start_on_workers_ray_prestarted(tiny_config, tmp_path):
+    # a trial on a fresh worker pays its Python, Ray, torch and Tune imports; the prestarted
+    # workers have them loaded (benchmarks/overhead.py), but only an actor without a runtime
+    # env may take one, and Tune gives its trainables one unless told otherwise
+    path, url, study = tiny_config(study="prestart", trials=1, resources="{cpus_per_trial: 1, concurrent: 1}")
+    env = dict(os.environ, RAY_ADDRESS="")
+    out = subprocess.run([sys.executable, "-c", PRESTART_PROBE, str(path), str(tmp_path / "runs")], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    prestarted = json.loads(out.stdout.strip().splitlines()[-1])
+    assert prestarted
+    results = list((tmp_path / "runs" / "ray" / study).glob("*/result.json"))
+    assert len(results) == 1
+    pids = {json.loads(line)["pid"] for line in results[0].read_text().splitlines() if line.strip()}
+    assert pids and pids <= set(prestarted), (pids, prestarted)
