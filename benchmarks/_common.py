@@ -290,16 +290,21 @@ def overlap_throughput(timelines: list[list[tuple[float, float, int]]], skip_epo
     return {"images_per_s": images / (hi - lo), "window_s": hi - lo}
 
 
+def _busy_cores(window_s: float) -> float:
+    """Cores kept busy by all processes over the next ``window_s`` seconds."""
+    b0, tot0 = _busy_jiffies()
+    time.sleep(window_s)
+    b1, tot1 = _busy_jiffies()
+    return (os.cpu_count() or 1) * (b1 - b0) / max(tot1 - tot0, 1)
+
+
 def wait_for_quiet(max_wait_s: float = 180, threshold_cores: float = 0.6, window_s: float = 5) -> dict[str, Any]:
     """Sleep until other processes use fewer than ``threshold_cores`` for ``window_s``, at most
     ``max_wait_s``; returns what was seen, for the results file.  The machine is shared."""
     t0 = time.perf_counter()
     seen = []
     while True:
-        b0, tot0 = _busy_jiffies()
-        time.sleep(window_s)
-        b1, tot1 = _busy_jiffies()
-        busy = (os.cpu_count() or 1) * (b1 - b0) / max(tot1 - tot0, 1)
+        busy = _busy_cores(window_s)
         seen.append(round(busy, 2))
         waited = time.perf_counter() - t0
         if busy < threshold_cores or waited >= max_wait_s:
@@ -308,6 +313,15 @@ def wait_for_quiet(max_wait_s: float = 180, threshold_cores: float = 0.6, window
             _BEFORE_RUN.update({"waited_s": round(waited, 1), "busy_cores_samples": seen, "quiet": busy < threshold_cores,
                     "threshold_cores": threshold_cores})
             return dict(_BEFORE_RUN)
+
+
+def settle_after_ray_start(max_wait_s: float = 30, threshold_cores: float = 0.3) -> float:
+    """Wait for the work Ray starts in the background (its prestarted workers importing torch)
+    to end, as it has for a Ray started earlier; seconds waited (recorded, never hidden)."""
+    t0 = time.perf_counter()
+    while _busy_cores(1.0) >= threshold_cores and time.perf_counter() - t0 < max_wait_s:
+        pass
+    return time.perf_counter() - t0
 
 
 def parser(doc: str, quick_help: str = "tiny sizes: a smoke check, not a measurement") -> Any:
