@@ -95,3 +95,21 @@ def test_export_best_trial_and_reject_bad_weights(recorded, tmp_path):
         load_exported(tmp_path / "best")
     out = run("export", "--storage", url, "--study", "keep", "--trial", "99", "-o", str(tmp_path / "x"))
     assert out.returncode == 2 and "no trial 99" in out.stderr
+
+
+@pytest.mark.slow
+def test_unreachable_ray_address_fails_fast_and_the_study_is_untouched(recorded):
+    import socket
+    import time
+
+    tmp, path, url = recorded
+    before = snapshot(url)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    out = run("search", "--config", str(path), "--no-progress", "--address", f"127.0.0.1:{port}", cwd=tmp)
+    assert out.returncode == 2, out.stderr[-1500:]
+    assert f"127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr
+    assert time.monotonic() - start < 60  # not ray.init's minutes of retries
+    assert snapshot(url) == before
