@@ -2,8 +2,9 @@
 
 A trial trains small CNNs for a few epochs, so feeding them from a DataLoader with
 per-image transforms would cost more than the training itself.  Everything here ends in
-plain tensors that fit in (GPU) memory, and the decoded files are loaded once per worker
-process, not once per trial (see ``_RAW``).
+plain tensors that fit in (GPU) memory.  The driver loads them once per search and the
+trials get them through Ray's object store; the decoded files stay cached per process
+(see ``_RAW``).
 
 The official test split is kept behind ``load_test`` so that a search, which only ever
 calls ``load_data``, cannot select architectures on it.
@@ -166,9 +167,10 @@ class _Raw:
     files: tuple[str, ...] = ()  # per image, only where images come from separate files
 
 
-#: Decoded splits by (dataset, root, split).  A worker process trains many trials on the
-#: same data, so the files are loaded once per worker process, not once per trial; every
-#: config (subset, seed, image_size) is cut from these arrays, which are never modified.
+#: Decoded splits by (dataset, root, split).  One process may load the same files many times
+#: (``fusionscope ablate`` runs one search after another, the benchmarks more), so they are
+#: decoded once per process; every config (subset, seed, image_size) is cut from these
+#: arrays, which are never modified.
 _RAW: dict[tuple[str, str | None, str], _Raw] = {}
 
 

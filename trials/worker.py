@@ -1,9 +1,9 @@
 """What a Ray worker runs for one trial: build, time, train, report.
 
 The data come from the driver through Ray's object store (``tune.with_parameters``), and
-actors are reused between trials, so no worker reads or decodes the data set.  Candidate failures are
-reported as results, not raised: Ray's retries are for dead workers, and retrying a NaN loss
-would only spend the budget on it again.
+actors are reused between trials, so no worker reads or decodes the data set.  Candidate
+failures are reported as results, not raised: Ray's retries are for dead workers, and
+retrying a NaN loss would only spend the budget on it again.
 """
 
 from __future__ import annotations

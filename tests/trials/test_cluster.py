@@ -63,8 +63,6 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-
-
 def stop_cluster(tag: str) -> list[int]:
     """End the processes whose command line holds ``tag`` (the cluster's --temp-dir) and their
     descendants: SIGTERM, then SIGKILL what is left after 3 s.  Returns the pids it ended."""
@@ -135,12 +133,12 @@ def two_node_cluster() -> Cluster:
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", f"--temp-dir={temp_dir}", "--disable-usage-stats"]
     try:
         head = run_in_group([str(BIN / "ray"), "start", "--head", f"--port={gcs_port}", *common,
-                    '--resources={"head_node": 1}', "--include-dashboard=false", f"--dashboard-port={dashboard_port}",
-                    f"--dashboard-agent-listen-port={head_agent}"], env, timeout=120)
+                             '--resources={"head_node": 1}', "--include-dashboard=false", f"--dashboard-port={dashboard_port}",
+                             f"--dashboard-agent-listen-port={head_agent}"], env, timeout=120)
         assert head.returncode == 0, f"ray start --head failed:\n{head.stdout[-3000:]}\n{head.stderr[-3000:]}"
         second = run_in_group([str(BIN / "ray"), "start", f"--address={address}", *common,
-                      '--resources={"second_node": 1}', f"--dashboard-agent-listen-port={second_agent}"],
-                     env, timeout=120)
+                               '--resources={"second_node": 1}', f"--dashboard-agent-listen-port={second_agent}"],
+                              env, timeout=120)
         assert second.returncode == 0, f"ray start --address failed:\n{second.stdout[-3000:]}\n{second.stderr[-3000:]}"
         nodes: list[dict] = []
         deadline = time.monotonic() + 60
@@ -168,8 +166,8 @@ def test_search_on_a_two_node_cluster_uses_both_nodes(two_node_cluster: Cluster,
                                budget={"trials": 4, "epochs": 3})
     storage = f"sqlite:///{tmp_path / 'cluster.db'}"
     search = run_in_group([str(BIN / "fusionscope"), "search", "--config", str(config), "--storage", storage,
-                  "--study", "cluster", "--address", two_node_cluster.address, "--no-progress"],
-                 two_node_cluster.env, timeout=420, cwd=tmp_path)
+                           "--study", "cluster", "--address", two_node_cluster.address, "--no-progress"],
+                          two_node_cluster.env, timeout=420, cwd=tmp_path)
     assert search.returncode == 0, f"search failed:\n{search.stdout[-3000:]}\n{search.stderr[-5000:]}"
     assert "4 complete" in search.stdout
 
