@@ -168,7 +168,7 @@ class _Raw:
 
 
 #: Decoded splits by (dataset, root, split).  One process may load the same files many times
-#: (``fusionscope ablate`` runs one search after another, the benchmarks more), so they are
+#: (several ``run_search`` calls from a notebook, the benchmarks, the tests), so they are
 #: decoded once per process; every config (subset, seed, image_size) is cut from these
 #: arrays, which are never modified.
 _RAW: dict[tuple[str, str | None, str], _Raw] = {}
