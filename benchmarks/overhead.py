@@ -13,8 +13,8 @@ down and started again, ``ray.init`` is timed on its own, and two one-trial sear
 - "after ray.init": ``run_search`` at once, while Ray's prestarted workers still import
   torch (``trials.search.WORKER_PRELOAD``); with ``ray.init`` added this is "cold", what
   ``fusionscope search`` from a shell pays;
-- "Ray running": ``run_search`` again once the machine has settled (``settle_s``, recorded),
-  as in a notebook, on a cluster, or for the next search of a session.
+- "Ray running": ``run_search`` again from the same process once the machine has settled
+  (``settle_s``, recorded), as a notebook or script calling ``run_search`` again does.
 
 Fixed costs, measured separately:
 - first ``import ray`` + ``ray.tune`` in a process, ``ray.init`` per repeat;
@@ -108,8 +108,8 @@ def main() -> None:
 
     def framework(length: str, epochs: int, rep: int) -> dict:
         """Two one-trial searches: right after ``ray.init`` (what ``fusionscope search`` from a
-        shell pays, with ``ray.init`` on top), then on the same Ray once it has settled (a
-        notebook, a cluster, or the next search of a session)."""
+        shell pays, with ``ray.init`` on top), then on the same Ray from the same process once
+        it has settled (a notebook calling ``run_search`` again)."""
         ray_init_s = C.restart_ray()
         fresh = one_search(f"overhead_{length}_{rep}", epochs)
         settle_s = C.settle_after_ray_start()

@@ -86,10 +86,11 @@ def start_ray(address: str | None = None, **kwargs) -> None:
     A Ray started here prestarts one worker per CPU that imports ``WORKER_PRELOAD`` as it
     starts (Ray's ``preload_python_modules``), so a trial's actor starts on a worker that has
     torch and Tune loaded already instead of a new one importing them (~3 s here); with Ray
-    running, a one-trial search costs 1.2 s beyond a bare loop (``benchmarks/overhead.py``).  This needs the trials to land on the prestarted
-    workers, see ``_use_prestarted_workers``; a ``worker_process_setup_hook`` did not do it
-    (a runtime env keeps actors off the prestarted workers, so it was slower, measured).  On a
-    cluster started with ``ray start``, set ``RAY_preload_python_modules`` there to the same.
+    running, a one-trial search costs 1.2 s beyond a bare loop (``benchmarks/overhead.py``).
+    This needs the trials to land on the prestarted workers, see ``_use_prestarted_workers``;
+    a ``worker_process_setup_hook`` did not do it (a runtime env keeps actors off the
+    prestarted workers, so it was slower, measured).  For a cluster started with ``ray start``
+    the same setting is ``RAY_preload_python_modules`` in the nodes' environment (unmeasured).
     """
     import ray
 
