@@ -141,7 +141,7 @@ def main() -> None:
                       f"{f['ray_init_s']:.2f}s), Ray running {f['ray_running']['run_search_s']:.2f}s, train "
                       f"{f['train_time_s']:.2f}s | bare {b['wall_s']:.2f}s train {b['train_s']:.2f}s | "
                       f"busy cores {f['load']['machine_busy_cores']}/{b['load']['machine_busy_cores']}", flush=True)
-        multi = multi_trial(work, storage, dict(data_cfg, subset=multi_subset), C.restart_ray, run_search, from_dict, optuna,
+        multi = multi_trial(work, storage, dict(data_cfg, subset=multi_subset), run_search, from_dict, optuna,
                             n_trials=6)
     finally:
         ray.shutdown()
@@ -177,7 +177,7 @@ def main() -> None:
     print(json.dumps(summary, indent=2, default=str))
 
 
-def multi_trial(work: Path, storage: str, data_cfg: dict, ray_start, run_search, from_dict, optuna,
+def multi_trial(work: Path, storage: str, data_cfg: dict, run_search, from_dict, optuna,
                 n_trials: int) -> dict:
     """A grid search of six equally tiny specs, one trial at a time, actors reused."""
     name = "overhead_multi"

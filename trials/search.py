@@ -80,7 +80,7 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise StudyError(f"cannot reach the Ray cluster at {address!r}: {err}") from None
 
 
-def start_ray(address: str | None = None, **kwargs) -> None:
+def start_ray(address: str | None = None) -> None:
     """Start (or join, with ``address``) Ray as searches need it, unless it already runs.
 
     A Ray started here prestarts one worker per CPU that imports ``WORKER_PRELOAD`` as it
@@ -101,7 +101,7 @@ def start_ray(address: str | None = None, **kwargs) -> None:
         local = {} if address else {"num_cpus": os.cpu_count(),
                                     "_system_config": {"preload_python_modules": list(WORKER_PRELOAD)}}
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 **local, **kwargs)
+                 **local)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise StudyError(f"cannot join the Ray cluster at {address}: {str(err).splitlines()[0]}") from None
 
