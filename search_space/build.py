@@ -13,24 +13,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from search_space.modules import DOWNSAMPLES, GAP_FUSION_OPS, MERGES, sparsify
-from search_space.modules.backbones import TorchvisionBackbone, plain, resnet, vgg
+from search_space.modules import DOWNSAMPLES, GAP_FUSION_OPS, MERGES, create_backbone, sparsify
 from search_space.spec import ArchSpec, SpecError
 
 PARTS = ("backbone", "branches", "fusion", "head")
 
 
 def build_backbone(spec: ArchSpec, in_channels: int) -> nn.Module:
-    if spec.backbone == "plain":
-        return plain(in_channels, spec.width, spec.depth, spec.stages, spec.side_channels)
-    if spec.backbone == "vgg":
-        return vgg(in_channels, spec.width, spec.depth, spec.stages)
-    if spec.backbone == "resnet":
-        return resnet(in_channels, spec.width, spec.depth, spec.stages)
-    try:
-        return TorchvisionBackbone(spec.backbone[3:], in_channels)
-    except ValueError as err:
-        raise SpecError(str(err)) from None
+    return create_backbone(spec.backbone, in_channels, spec.width, spec.depth, spec.stages, spec.side_channels)
 
 
 class SideBranch(nn.Sequential):
@@ -58,9 +48,8 @@ class GapFusionNet(nn.Module):
                 [SideBranch(channels[t], k) for t in self.taps[:-1]]
                 + [nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()) if own_1x1 else SideBranch(channels[-1], k)])
             s = len(self.taps)
-            op = GAP_FUSION_OPS[spec.fusion]
             if self.strategy == "eflp":
-                self.fusion = op(k, s, activation=True)
+                self.fusion = GAP_FUSION_OPS.create(spec.fusion, k, s, activation=True)
                 self.feature_dim = self.fusion.out_features
                 if with_head:
                     self.head = nn.Linear(self.feature_dim, num_classes)
@@ -68,7 +57,7 @@ class GapFusionNet(nn.Module):
                 self.feature_dim = k * s
                 if with_head:
                     self.head = nn.ModuleList([nn.Linear(k, num_classes) for _ in range(s)])
-                    self.fusion = op(num_classes, s, activation=False)
+                    self.fusion = GAP_FUSION_OPS.create(spec.fusion, num_classes, s, activation=False)
         else:
             self.branches = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
             self.feature_dim = channels[-1]
@@ -96,7 +85,10 @@ class GapFusionNet(nn.Module):
 
 
 class PyramidFusionNet(nn.Module):
-    """SCFF: Y_1 = X_1, Y_i = F(D(Y_{i-1}), X_i) top-down over the chosen stages (§2.3.1)."""
+    """SCFF: Y_1 = X_1, Y_i = F(D(Y_{i-1}), X_i) top-down over the chosen stages (§2.3.1).
+
+    Each X_i is tapped before its stage's map shrinks (SCFF §3.2), so every D-S link halves
+    the map (or more, when a stage is skipped) and the D-S type always matters."""
 
     def __init__(self, spec: ArchSpec, backbone: nn.Module, num_classes: int, with_head: bool,
                  in_channels: int, probe_size: int) -> None:
@@ -105,24 +97,25 @@ class PyramidFusionNet(nn.Module):
         self.taps = [b - 1 for b in spec.branches] + [len(backbone.channels) - 1]
         self.detach = spec.detach
         with torch.no_grad():
-            sizes = [o.shape[-1] for o in backbone.eval()(torch.zeros(1, in_channels, probe_size, probe_size))]
+            probe = torch.zeros(1, in_channels, probe_size, probe_size)
+            sizes = [o.shape[-1] for o in backbone.eval()(probe, before_downsampling=True)]
         backbone.train()
         ch = backbone.channels
         pairs = list(zip(self.taps[:-1], self.taps[1:]))
         try:
             self.branches = nn.ModuleList([
-                DOWNSAMPLES[spec.downsample](ch[a], ch[b], max(1, round(sizes[a] / sizes[b])))
+                DOWNSAMPLES.create(spec.downsample, ch[a], ch[b], max(1, round(sizes[a] / sizes[b])))
                 for a, b in pairs])
         except ValueError as err:
             raise SpecError(f"downsample={spec.downsample!r}: {err}") from None
-        self.fusion = nn.ModuleList([MERGES[spec.merge](ch[b]) for _, b in pairs])
+        self.fusion = nn.ModuleList([MERGES.create(spec.merge, ch[b]) for _, b in pairs])
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.feature_dim = ch[-1]
         if with_head:
             self.head = nn.Linear(self.feature_dim, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        outs = self.backbone(x)
+        outs = self.backbone(x, before_downsampling=True)
         xs = [outs[t] for t in self.taps]
         if self.detach:  # SCFF Fig. 3: fusion sends no gradient into the lower stages
             xs = [v.detach() for v in xs[:-1]] + [xs[-1]]

@@ -18,9 +18,7 @@ import torch
 from torch import nn
 
 from search_space.build import PARTS, build_model
-from search_space.modules.gap_fusion import GAP_FUSION_OPS
-from search_space.modules.merge import SKMerge
-from search_space.modules.scfusion import SCFusionConv
+from search_space.modules.table import CountsItsWork
 from search_space.spec import ArchSpec
 
 MAC_CONVENTION = "multiply-accumulates per image, forward pass (conv, linear, fusion weightings)"
@@ -63,17 +61,15 @@ def count_params(model: nn.Module) -> dict[str, int]:
 
 
 def _module_macs(module: nn.Module, inputs: tuple, output: Any) -> int:
+    """torch's two primitives are counted here; every other module answers the cost protocol
+    (``modules/table.py: CountsItsWork``) for the work it does beyond them."""
     if isinstance(module, nn.Conv2d):
         kh, kw = module.kernel_size
         return output[0].numel() * (module.in_channels // module.groups) * kh * kw
     if isinstance(module, nn.Linear):
         return output[0].numel() * module.in_features
-    if isinstance(module, SCFusionConv):  # the sparse pair; its 1x1 fusion is an nn.Conv2d of its own
-        return output.shape[-2] * output.shape[-1] * 2 * module.taps * module.in_channels * module.n
-    if isinstance(module, tuple(GAP_FUSION_OPS.values())):
-        return module.weighted_macs()
-    if isinstance(module, SKMerge):
-        return module.weighted_macs(inputs[0])
+    if isinstance(module, CountsItsWork):
+        return module.extra_macs(inputs, output)
     return 0
 
 

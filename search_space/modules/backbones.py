@@ -2,9 +2,15 @@
 
 ``plain`` is CFN's CIFAR net (§4.1, Fig. 4): stages of 3x3 conv-BN-ReLU separated by max
 pooling, the last ending in CFN's 1x1 conv of K channels; widths (w, 2w, 2w, ...), so w = 96
-with K = 192 gives CFN's 1.287M-parameter CNN.  Side branches grow from the pooling layers,
-so a stage's output is taken after its pool.  ``vgg`` doubles the width each stage, ``resnet``
+with K = 192 gives CFN's 1.287M-parameter CNN.  ``vgg`` doubles the width each stage, ``resnet``
 is the CIFAR ResNet with basic blocks (stride-2 first block, 1x1 projection shortcut).
+
+Each backbone offers its stage outputs at two positions, because the papers tap differently:
+CFN grows side branches *from the pooling layers* (after each pool, §3.1), SCFF fuses each
+stage *before* the map shrinks (§3.2), so every D-S link really downsamples.  The pooling
+between stages is therefore a ``transition`` of its own: ``forward(x, before_downsampling)``
+returns the outputs before or after it.  On ``resnet`` and ``tv:`` trunks the downsampling
+sits inside the next stage, so both positions are the same.
 ``tv:<name>`` taps a torchvision classifier's trunk where its resolution halves, with
 ``torchvision.models.feature_extraction`` instead of re-writing its forward.
 """
@@ -13,6 +19,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from search_space.dimensions import SpecError
+from search_space.modules.table import ModuleTable
 
 
 def conv_bn_relu(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
@@ -34,46 +43,57 @@ class BasicBlock(nn.Module):
 
 
 class StagedBackbone(nn.Module):
-    """Runs its stages in order and returns every stage's output."""
+    """Runs its stages in order and returns every stage's output, before or after the
+    transition (pooling) that follows it."""
 
-    def __init__(self, stages: list[nn.Module], channels: list[int]) -> None:
+    def __init__(self, stages: list[nn.Module], channels: list[int],
+                 transitions: list[nn.Module] | None = None) -> None:
         super().__init__()
         self.stages = nn.ModuleList(stages)
+        self.transitions = nn.ModuleList(transitions or [nn.Identity() for _ in stages[:-1]])
         self.channels = channels
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, before_downsampling: bool = False) -> list[torch.Tensor]:
         outs = []
-        for stage in self.stages:
+        for i, stage in enumerate(self.stages):
             x = stage(x)
-            outs.append(x)
+            if i < len(self.transitions):
+                pooled = self.transitions[i](x)
+                outs.append(x if before_downsampling else pooled)
+                x = pooled
+            else:
+                outs.append(x)
         return outs
 
 
-def _pooled_stages(in_channels: int, widths: list[int], depth: int, last_extra: list[nn.Module]) -> list[nn.Module]:
-    """Stages of conv-BN-ReLU, each but the last ending in 2x2 max pooling (CFN's taps)."""
+def _pooled_stages(in_channels: int, widths: list[int], depth: int,
+                   last_extra: list[nn.Module]) -> tuple[list[nn.Module], list[nn.Module]]:
+    """Stages of conv-BN-ReLU, and the 2x2 max pooling between them (CFN's taps follow it)."""
     mods, c = [], in_channels
     for s, w in enumerate(widths):
         layers = []
         for _ in range(depth):
             layers.append(conv_bn_relu(c, w))
             c = w
-        layers += [nn.MaxPool2d(2, 2, ceil_mode=True)] if s < len(widths) - 1 else last_extra
-        mods.append(nn.Sequential(*layers))
-    return mods
+        mods.append(nn.Sequential(*layers, *(last_extra if s == len(widths) - 1 else [])))
+    return mods, [nn.MaxPool2d(2, 2, ceil_mode=True) for _ in widths[:-1]]
 
 
-def plain(in_channels: int, width: int, depth: int, stages: int, head_channels: int) -> StagedBackbone:
+def plain(in_channels: int, width: int, depth: int, stages: int, side_channels: int) -> StagedBackbone:
+    """CFN's net; its last stage ends in the 1x1 conv of K = ``side_channels`` channels."""
     widths = [width] + [2 * width] * (stages - 1)
-    head = [conv_bn_relu(widths[-1], head_channels, kernel=1)]  # CFN's 1x1 conv of K channels
-    return StagedBackbone(_pooled_stages(in_channels, widths, depth, head), widths[:-1] + [head_channels])
+    head = [conv_bn_relu(widths[-1], side_channels, kernel=1)]  # CFN's 1x1 conv of K channels
+    mods, pools = _pooled_stages(in_channels, widths, depth, head)
+    return StagedBackbone(mods, widths[:-1] + [side_channels], pools)
 
 
-def vgg(in_channels: int, width: int, depth: int, stages: int) -> StagedBackbone:
+def vgg(in_channels: int, width: int, depth: int, stages: int, side_channels: int | None = None) -> StagedBackbone:
     widths = [width * 2 ** s for s in range(stages)]
-    return StagedBackbone(_pooled_stages(in_channels, widths, depth, []), widths)
+    mods, pools = _pooled_stages(in_channels, widths, depth, [])
+    return StagedBackbone(mods, widths, pools)
 
 
-def resnet(in_channels: int, width: int, depth: int, stages: int) -> StagedBackbone:
+def resnet(in_channels: int, width: int, depth: int, stages: int, side_channels: int | None = None) -> StagedBackbone:
     widths = [width * 2 ** s for s in range(stages)]
     mods, c = [], width
     for s, w in enumerate(widths):
@@ -124,8 +144,8 @@ class TorchvisionBackbone(nn.Module):
             outs = self.extractor.eval()(torch.zeros(1, in_channels, probe_size, probe_size))
         self.channels = [outs[n].shape[1] for n in taps]
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        out = self.extractor(x)
+    def forward(self, x: torch.Tensor, before_downsampling: bool = True) -> list[torch.Tensor]:
+        out = self.extractor(x)  # taps precede each shrink: both positions are the same
         return [out[n] for n in self.taps]
 
 
@@ -137,3 +157,18 @@ def _adapt_first_conv(model: nn.Module, in_channels: int) -> None:
             parent_name, _, child = name.rpartition(".")
             setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
             return
+
+
+#: ``backbone`` -> builder, one convention: ``(in_channels, width=, depth=, stages=, side_channels=)``.
+BACKBONES = ModuleTable("backbone", {"plain": plain, "resnet": resnet, "vgg": vgg})
+
+
+def create_backbone(name: str, in_channels: int, width: int, depth: int, stages: int,
+                    side_channels: int | None) -> nn.Module:
+    """A backbone by name; ``tv:<model>`` taps a torchvision classifier."""
+    if name.startswith("tv:"):
+        try:
+            return TorchvisionBackbone(name[3:], in_channels)
+        except ValueError as err:
+            raise SpecError(str(err)) from None
+    return BACKBONES.create(name, in_channels, width=width, depth=depth, stages=stages, side_channels=side_channels)

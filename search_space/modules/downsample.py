@@ -8,8 +8,12 @@ ResNet "option A" shortcut: the only expansion that adds no weights, which is th
 
 from __future__ import annotations
 
+from functools import partial
+
 from torch import nn
 from torch.nn import functional as F
+
+from search_space.modules.table import ModuleTable
 
 
 class PoolConv(nn.Module):
@@ -23,6 +27,9 @@ class PoolConv(nn.Module):
 
     def forward(self, x):
         return self.proj(self.pool(x))
+
+    def extra_macs(self, inputs: tuple, output) -> int:
+        return 0  # pooling is free; the 1x1 conv is counted as a Conv2d
 
 
 class StridedConv(nn.Module):
@@ -41,6 +48,9 @@ class StridedConv(nn.Module):
             x = F.pad(x, (0, -w % self.factor, 0, -h % self.factor))
         return self.bn(self.conv(x))
 
+    def extra_macs(self, inputs: tuple, output) -> int:
+        return 0  # the conv is counted as a Conv2d
+
 
 class PoolPad(nn.Module):
     """Plain pooling; channels expanded with zeros."""
@@ -58,12 +68,16 @@ class PoolPad(nn.Module):
     def forward(self, x):
         return F.pad(self.pool(x), (0, 0, 0, 0, 0, self.extra))
 
+    def extra_macs(self, inputs: tuple, output) -> int:
+        return 0  # pooling and zero padding: no multiply-adds
 
-DOWNSAMPLES = {
-    "avgpool_conv": lambda i, o, f: PoolConv("avg", i, o, f),
-    "maxpool_conv": lambda i, o, f: PoolConv("max", i, o, f),
-    "conv2x2": lambda i, o, f: StridedConv("square", i, o, f),
-    "conv1x1": lambda i, o, f: StridedConv("point", i, o, f),
-    "avgpool": lambda i, o, f: PoolPad("avg", i, o, f),
-    "maxpool": lambda i, o, f: PoolPad("max", i, o, f),
-}
+
+#: ``downsample`` -> D-S module, one convention: ``(in_channels, out_channels, factor)``.
+DOWNSAMPLES = ModuleTable("downsample", {
+    "avgpool_conv": partial(PoolConv, "avg"),
+    "maxpool_conv": partial(PoolConv, "max"),
+    "conv2x2": partial(StridedConv, "square"),
+    "conv1x1": partial(StridedConv, "point"),
+    "avgpool": partial(PoolPad, "avg"),
+    "maxpool": partial(PoolPad, "max"),
+})

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from search_space.modules.table import ModuleTable
+
 
 class SumFusion(nn.Module):
     """Sum-pooling fusion: no weights (CFN's CNN-Sum)."""
@@ -22,7 +24,7 @@ class SumFusion(nn.Module):
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         return g.sum(-1)
 
-    def weighted_macs(self) -> int:
+    def extra_macs(self, inputs: tuple, output: torch.Tensor) -> int:
         return 0
 
 
@@ -39,7 +41,7 @@ class ConvFusion(nn.Module):
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         return self.act(torch.einsum("bks,s->bk", g, self.weight) + self.bias)
 
-    def weighted_macs(self) -> int:
+    def extra_macs(self, inputs: tuple, output: torch.Tensor) -> int:
         return self.positions * self.weight.numel()
 
 
@@ -56,7 +58,7 @@ class LCFusion(nn.Module):
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         return self.act(torch.einsum("bks,ks->bk", g, self.weight) + self.bias)
 
-    def weighted_macs(self) -> int:
+    def extra_macs(self, inputs: tuple, output: torch.Tensor) -> int:
         return self.weight.numel()
 
 
@@ -78,8 +80,8 @@ class AttentionFusion(nn.Module):
         logits = self.excite(self.squeeze(g.sum(-1))).view(-1, self.positions, self.branches)
         return (g * logits.softmax(-1)).sum(-1)
 
-    def weighted_macs(self) -> int:
-        return self.positions * self.branches
+    def extra_macs(self, inputs: tuple, output: torch.Tensor) -> int:
+        return self.positions * self.branches  # the weighting; its squeeze/excite are Linear layers
 
 
 class ConcatFusion(nn.Module):
@@ -92,14 +94,15 @@ class ConcatFusion(nn.Module):
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         return g.flatten(1)
 
-    def weighted_macs(self) -> int:
+    def extra_macs(self, inputs: tuple, output: torch.Tensor) -> int:
         return 0
 
 
-GAP_FUSION_OPS: dict[str, type[nn.Module]] = {
+#: ``fusion`` -> op, one convention: ``(positions K, branches S, activation)``; ``none`` builds no op.
+GAP_FUSION_OPS = ModuleTable("fusion", {
     "sum": SumFusion,
     "conv": ConvFusion,
     "lc": LCFusion,
     "attention": AttentionFusion,
     "concat": ConcatFusion,
-}
+})

@@ -74,9 +74,10 @@ class SCFusionConv(nn.Module):
                 parts.append(-added)
         return self.fuse(F.relu(torch.cat(parts, dim=1)))
 
-    def macs_per_position(self) -> int:
-        """Real multiply-adds per output position: masked taps do no work (scFusion eq. 1)."""
-        return 2 * self.taps * self.in_channels * self.n + self.parts * self.n * self.out_channels
+    def extra_macs(self, inputs: tuple, output: torch.Tensor) -> int:
+        """The SC pair's real multiply-adds: masked taps do no work (scFusion eq. 1).  It runs as one
+        dense ``F.conv2d`` (not a Conv2d module), so only this counts it; the 1x1 fusion is a Conv2d."""
+        return output.shape[-2] * output.shape[-1] * 2 * self.taps * self.in_channels * self.n
 
 
 def sparsify(model: nn.Module, alpha: int, add: bool, inverse: bool) -> nn.Module:

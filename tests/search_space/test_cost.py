@@ -28,16 +28,16 @@ def test_cfn_table1_basic_cnn_and_fusion_params():
         assert cost.params_by_part["branches"] == (96 + 1) * K + (192 + 1) * K
 
 
-@pytest.mark.parametrize("s_branches", ["none", "1", "1,2"])
+@pytest.mark.parametrize("s_branches", ["1", "1,2"])
 def test_cfn_eq2_head_params_eflp_vs_eplf(s_branches):
-    s = 1 + (0 if s_branches == "none" else len(s_branches.split(",")))
+    s = 1 + len(s_branches.split(","))
     eflp = spec_cost(cfn(fusion="lc", branches=s_branches, strategy="eflp"), C, 3, 32)
     eplf = spec_cost(cfn(fusion="lc", branches=s_branches, strategy="eplf"), C, 3, 32)
     assert eflp.params_by_part["head"] == (K + 1) * C  # one FC after fusion
     assert eplf.params_by_part["head"] == s * (K + 1) * C  # one FC per branch
     assert eflp.params_by_part["fusion"] == K * (s + 1)  # LC over K features
     assert eplf.params_by_part["fusion"] == C * (s + 1)  # LC over C predictions
-    assert eflp.params < eplf.params or s == 1
+    assert eflp.params < eplf.params
 
 
 @pytest.mark.parametrize("ratio", [1, 2])
