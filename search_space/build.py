@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from search_space.modules import DOWNSAMPLES, GAP_FUSION_OPS, MERGES, create_backbone, sparsify
+from search_space.modules.hcnn import AverageCombination, ConcatCombination, cut_top_layers
 from search_space.spec import ArchSpec, SpecError
 
 PARTS = ("backbone", "branches", "fusion", "head")
@@ -114,6 +115,9 @@ class PyramidFusionNet(nn.Module):
         if with_head:
             self.head = nn.Linear(self.feature_dim, num_classes)
 
+    def extra_repr(self) -> str:
+        return f"detach={self.detach}"  # a training-graph property: part of what the network is
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         outs = self.backbone(x, before_downsampling=True)
         xs = [outs[t] for t in self.taps]
@@ -129,38 +133,6 @@ class PyramidFusionNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
-
-
-class AverageCombination(nn.Module):
-    """HCNN's [A,B]+avg: average the two nets' class probabilities (returned as log-probs)."""
-
-    def __init__(self, a: nn.Module, b: nn.Module) -> None:
-        super().__init__()
-        self.nets = nn.ModuleList([a, b])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = self.nets
-        probs = (a(x).softmax(1) + b(x).softmax(1)) / 2
-        return probs.clamp_min(1e-12).log()
-
-
-class ConcatCombination(nn.Module):
-    """HCNN's [A,B]+kCL: both nets' top features concatenated, then k FC layers (§2.2)."""
-
-    def __init__(self, a: nn.Module, b: nn.Module, layers: int, width: int, num_classes: int) -> None:
-        super().__init__()
-        self.nets = nn.ModuleList([a, b])
-        dims = [a.feature_dim + b.feature_dim] + [width] * (layers - 1) + [num_classes]
-        mods: list[nn.Module] = []
-        for i in range(layers):
-            mods.append(nn.Linear(dims[i], dims[i + 1]))
-            if i < layers - 1:
-                mods.append(nn.ReLU(inplace=True))
-        self.head = nn.Sequential(*mods)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = self.nets
-        return self.head(torch.cat([a.features(x), b.features(x)], 1))
 
 
 def _single(spec: ArchSpec, num_classes: int, in_channels: int, with_head: bool, image_size: int) -> nn.Module:
@@ -180,13 +152,20 @@ def _single(spec: ArchSpec, num_classes: int, in_channels: int, with_head: bool,
 
 
 def build_model(spec: ArchSpec, num_classes: int, in_channels: int, image_size: int = 32) -> nn.Module:
-    """Build the candidate.  ``image_size`` only tells the pyramid how far apart stages are."""
+    """Build the candidate.  ``image_size`` tells the pyramid how far apart stages are, and HCNN
+    how wide the features at its concatenation point are."""
     if spec.combination == "single":
         return _single(spec, num_classes, in_channels, True, image_size)
-    partner = spec.partner()
+    a, b = build_bases(spec, num_classes, in_channels, image_size)
     if spec.combination == "avg":
-        return AverageCombination(_single(spec.single(), num_classes, in_channels, True, image_size),
-                                  _single(partner, num_classes, in_channels, True, image_size))
-    return ConcatCombination(_single(spec.single(), num_classes, in_channels, False, image_size),
-                             _single(partner, num_classes, in_channels, False, image_size),
-                             spec.cl_layers, spec.cl_width, num_classes)
+        return AverageCombination(a, b)
+    for net in (a, b):  # HCNN §2.2: each base gives up as many top layers as the CL network has
+        del net.head
+        cut_top_layers(net, spec.cl_layers - 1, in_channels, image_size)
+    return ConcatCombination(a, b, spec.cl_layers, spec.cl_width, num_classes, bool(spec.hcnn_finetune))
+
+
+def build_bases(spec: ArchSpec, num_classes: int, in_channels: int, image_size: int = 32) -> tuple[nn.Module, nn.Module]:
+    """HCNN's two base networks, each a complete single net as it is trained alone."""
+    return (_single(spec.single(), num_classes, in_channels, True, image_size),
+            _single(spec.partner(), num_classes, in_channels, True, image_size))

@@ -54,6 +54,9 @@ class Dimension:
     search: tuple | None = None  # the default space's choices when not all of ``values``
     maximum: int | None = None
     notes: Mapping[Any, str] = dataclasses.field(default_factory=dict)  # what each value means
+    #: which of the space's choices a candidate may take, given the dimensions decided before
+    offer: Callable[[Params, tuple], tuple] = lambda p, options: options
+    offer_rule: str = ""  # why a value is not offered, as error messages say it
 
     @property
     def reference(self) -> Any:
@@ -65,6 +68,13 @@ class Dimension:
 
     def default_for(self, params: Params) -> Any:
         return self.default(params) if callable(self.default) else self.default
+
+    def check_in(self, value: Any, params: Params) -> Any:
+        """Validate a value for a candidate whose earlier dimensions are ``params``."""
+        value = self.check(value)
+        if self.kind != "branches" and value not in self.offer(params, (value,)):
+            raise SpecError(f"{self.name}={value!r}: {self.offer_rule}")
+        return value
 
     def check(self, value: Any) -> Any:
         """Validate one value on its own; returns it normalised (branches as a sorted tuple)."""
@@ -153,6 +163,10 @@ def _combined(p: Params) -> bool:
     return p.get("combination") in ("avg", "cl")
 
 
+def _side_sets_within(p: Params, options: tuple) -> tuple:
+    return tuple(b for b in options if all(i < p["stages"] for i in parse_branches(b)))
+
+
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("backbone", "backbone", ("plain", "resnet", "vgg"), "plain", "backbone",
               "CFN §4.1, Fig. 4; SCFF §2.1; scFusion §4",
@@ -166,10 +180,16 @@ DIMENSIONS: tuple[Dimension, ...] = (
               maximum=MAX_DEPTH),
     Dimension("stages", "choice", (2, 3, 4), 3, "stages", "", "stages; each but the last ends where the map halves",
               search=(3,)),
+    Dimension("combination", "choice", ("single", "avg", "cl"), "single", "network combination (HCNN)",
+              "HCNN §2.2–2.3, Tables 1–2", "HCNN: one network, or two combined",
+              notes={"single": "network A alone", "avg": "[A,B]+avg: average the probabilities of two separately trained nets",
+                     "cl": "[A,B]+kCL: a k-layer combination network on the concatenated features of the frozen bases"}),
     Dimension("fusion_site", "choice", ("gap", "pyramid"), "gap", "fusion site (CFN gap / SCFF pyramid)",
               "CFN §3.1, SCFF §2.3.1, §3.2", "where the branches meet",
               notes={"gap": "fuse the 1×K GAP vectors of side branches grown from the pooling layers (CFN)",
-                     "pyramid": "fuse feature maps top-down, each stage tapped just before its map shrinks (SCFF §3.2)"}),
+                     "pyramid": "fuse feature maps top-down, each stage tapped just before its map shrinks (SCFF §3.2)"},
+              applies=lambda p: p.get("combination") == "single",
+              when="combination='single' (HCNN combines base networks that fuse nothing themselves)"),
     Dimension("fusion", "choice", ("none", "sum", "conv", "lc", "attention", "concat"), "none",
               "fusion op (CFN)", "CFN eq. 3, Fig. 3; SCFF §2.3.3", "how the S GAP vectors are fused",
               notes={"none": "the plain CNN baseline", "sum": "0 params", "conv": "one shared 1×1×S filter: S+1",
@@ -187,7 +207,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
               "the stages (1 … stages−1) that grow side branches, at least one (fusing one branch is no fusion); "
               "the last stage, the main branch, is always fused; default all of them",
               applies=lambda p: _fused(p) or _pyramid(p),
-              when="a GAP fusion other than 'none', or fusion_site='pyramid'"),
+              when="a GAP fusion other than 'none', or fusion_site='pyramid'", offer=_side_sets_within,
+              offer_rule="side branches grow from stages 1 .. stages-1"),
     Dimension("side_channels", "int", (32, 64, 128), 64, "side-branch channels (CFN)", "CFN §3.1",
               "K: channels of every side branch's 1×1 conv (and of `plain`'s own 1×1 conv)",
               applies=lambda p: p.get("backbone") == "plain" or _fused(p), when="backbone='plain' or GAP fusion",
@@ -220,10 +241,6 @@ DIMENSIONS: tuple[Dimension, ...] = (
               "inverse of the added responses (ablation A = α 1, B = SC only, C = + add, D = + add + inverse)",
               applies=lambda p: p.get("alpha", 1) > 1 and bool(p.get("sc_add")),
               when="alpha > 1 and sc_add=True (scFusion's inverse negates the pairwise-added responses)"),
-    Dimension("combination", "choice", ("single", "avg", "cl"), "single", "network combination (HCNN)",
-              "HCNN §2.2–2.3, Tables 1–2", "HCNN: one network, or two combined",
-              notes={"single": "network A alone", "avg": "[A,B]+avg: average the probabilities of two separately trained nets",
-                     "cl": "[A,B]+kCL: a k-layer combination network on the concatenated features of the frozen bases"}),
     Dimension("partner_backbone", "backbone", ("plain", "resnet", "vgg"), "resnet", "partner backbone (HCNN)",
               "HCNN §2.1", "net B of a combination (a baseline net of that backbone); B with A's own "
               "backbone, width and depth is the homogeneous pair [A,A'] (another seed)", applies=_combined,

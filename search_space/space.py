@@ -102,14 +102,16 @@ def _decide(choose: Chooser, c: Mapping[str, tuple]) -> dict[str, Any]:
     for dim in DIMENSIONS:
         if not dim.applies(p):
             continue
-        options = c[dim.name]
-        if dim.kind == "branches":  # only the subsets this candidate's stages have
-            options = tuple(b for b in options if all(i < p["stages"] for i in parse_branches(b)))
-            if not options:
-                raise SpecError(f"no branches choice fits stages={p['stages']}: the space's branches are "
-                                f"{list(c[dim.name])}")
+        options = dim.offer(p, c[dim.name])
+        if not options:
+            raise SpecError(f"no {dim.name} choice in the space fits {_describe(p)}: the space lists "
+                            f"{list(c[dim.name])}; {dim.offer_rule or 'check the space'}")
         p[dim.name] = choose(dim.name, options)
     return p
+
+
+def _describe(p: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in p.items())
 
 
 def _all_paths(c: Mapping[str, tuple]) -> Iterator[dict[str, Any]]:

@@ -30,7 +30,7 @@ class ArchSpec:
     stages: int = 3
     side_channels: int | None = None
     branches: tuple[int, ...] | None = None
-    fusion_site: str = "gap"
+    fusion_site: str | None = None
     fusion: str | None = None
     strategy: str | None = None
     downsample: str | None = None
@@ -62,7 +62,7 @@ class ArchSpec:
                 continue
             if value is None and dim.kind == "branches" and getattr(self, dim.name) is not None:
                 raise _no_branch_error(resolved)
-            resolved[dim.name] = dim.check(dim.default_for(resolved) if value is None else value)
+            resolved[dim.name] = dim.check_in(dim.default_for(resolved) if value is None else value, resolved)
             object.__setattr__(self, dim.name, resolved[dim.name])
         _check_structure(self)
 

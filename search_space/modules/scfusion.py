@@ -55,6 +55,10 @@ class SCFusionConv(nn.Module):
         self.parts = 2 + int(add) + int(inverse)
         self.fuse = nn.Conv2d(self.parts * self.n, out_channels, 1, bias=False)
 
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, alpha={self.alpha}, add={self.add}, "
+                f"inverse={self.inverse}, stride={self.stride}")
+
     def dense_weight(self) -> torch.Tensor:
         """The 2n sparse kernels as a dense (2n, C_in, k, k) tensor with exact zeros."""
         k2 = self.kernel_size * self.kernel_size

@@ -81,13 +81,14 @@ def test_masked_taps_stay_zero_and_cover_the_field():
 
 
 def test_breakdown_sums_and_hcnn_head():
-    spec = ArchSpec(backbone="plain", width=16, depth=1, side_channels=32, fusion="lc", branches="1",
+    spec = ArchSpec(backbone="plain", width=16, depth=1, side_channels=32,
                     combination="cl", cl_layers=2, cl_width=64, partner_backbone="vgg", partner_width=16, partner_depth=1)
     cost = spec_cost(spec, C, 1, 28)
     model = build_model(spec, C, 1, 28)
     assert cost.params == sum(p.numel() for p in model.parameters()) == sum(cost.params_by_part.values())
-    vgg_feat = 16 * 4
-    assert cost.params_by_part["head"] == (32 + vgg_feat + 1) * 64 + (64 + 1) * C  # 2CL on [A,B]
+    # HCNN §2.2: 2 CL layers, so each base gives up its classifier and its top trunk layer: plain's
+    # 1x1 conv (A's features are then its 2w = 32 channels) and vgg's last conv (B's: 2 * 16 = 32)
+    assert cost.params_by_part["head"] == (32 + 32 + 1) * 64 + (64 + 1) * C  # 2CL on [A,B]
     assert cost.macs == sum(cost.macs_by_part.values()) > 0
 
 

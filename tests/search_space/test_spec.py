@@ -7,10 +7,13 @@ from search_space.spec import ArchSpec, SpecError
 
 def test_json_and_params_round_trip():
     spec = ArchSpec(backbone="resnet", fusion_site="pyramid", branches="1,2", downsample="maxpool_conv",
-                    merge="sk", detach=True, alpha=4, sc_add=True, sc_inverse=False,
-                    combination="cl", cl_layers=3, partner_backbone="vgg")
-    assert ArchSpec.from_json(spec.to_json()) == spec
-    assert ArchSpec.from_params(spec.to_params()) == spec
+                    merge="sk", detach=True, alpha=4, sc_add=True, sc_inverse=False)
+    hcnn = ArchSpec(backbone="resnet", alpha=4, combination="cl", cl_layers=3, partner_backbone="vgg",
+                    hcnn_finetune=True)
+    for s in (spec, hcnn):
+        assert ArchSpec.from_json(s.to_json()) == s
+        assert ArchSpec.from_params(s.to_params()) == s
+    assert hcnn.fusion_site is None and hcnn.fusion is None  # HCNN combines base networks
     assert json.loads(spec.to_json())["branches"] == [1, 2]
     assert spec.to_params()["branches"] == "1,2"
     assert all(isinstance(v, (str, int, bool)) for v in spec.to_params().values())
@@ -41,6 +44,8 @@ def test_defaults_fill_only_what_applies():
     (dict(combination="cl", cl_layers=1, cl_width=64), ["cl_width", "cl_layers >= 2"]),
     (dict(width=100000), ["width", "at most 4096"]),
     (dict(merge="se"), ["merge", "pyramid"]),
+    (dict(fusion="lc", combination="avg"), ["fusion='lc'", "fusion_site='gap'"]),
+    (dict(fusion_site="gap", combination="cl"), ["fusion_site", "combination='single'"]),
     (dict(fusion="concat", strategy="eplf"), ["strategy", "concat"]),
     (dict(alpha=2, sc_add=False, sc_inverse=True), ["sc_inverse", "sc_add"]),
     (dict(cl_layers=2), ["cl_layers", "combination='cl'"]),
@@ -60,6 +65,6 @@ def test_from_params_rejects_unknown_keys():
 
 
 def test_partner_and_single():
-    spec = ArchSpec(fusion="lc", branches="1", combination="avg", partner_backbone="vgg", partner_width=16)
+    spec = ArchSpec(alpha=2, combination="avg", partner_backbone="vgg", partner_width=16)
     assert spec.partner() == ArchSpec(backbone="vgg", width=16, depth=2)
-    assert spec.single() == ArchSpec(fusion="lc", branches="1")
+    assert spec.single() == ArchSpec(alpha=2)
