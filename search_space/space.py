@@ -30,10 +30,22 @@ class SearchSpace:
     """Choices per dimension; build with ``SearchSpace.from_config`` to validate them."""
 
     choices: Mapping[str, tuple]
+    #: a union of subspaces (a list in the config): the grid is theirs, in order; ``choices`` merges them
+    parts: tuple["SearchSpace", ...] = ()
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None = None) -> "SearchSpace":
-        """Restrict (a list) or fix (a scalar) any dimension of the default space."""
+    def from_config(cls, config: Mapping[str, Any] | list | None = None) -> "SearchSpace":
+        """Restrict (a list) or fix (a scalar) any dimension of the default space.  A list of such
+        mappings is the union of their grids, for designs that are no product of choices (HCNN
+        Table 2: two single nets and the pairs of one of them)."""
+        if isinstance(config, list):
+            if not config:
+                raise SpecError("space: an empty list of subspaces")
+            parts = tuple(cls.from_config(part) for part in config)
+            merged = {k: tuple(dict.fromkeys(v for p in parts for v in p.choices[k])) for k in DEFAULT_SPACE}
+            return cls(merged, parts)
+        if not isinstance(config, (Mapping, type(None))):
+            raise SpecError(f"space: expected a mapping of dimension -> values (or a list of them), got {config!r}")
         choices = dict(DEFAULT_SPACE)
         for key, value in (config or {}).items():
             if key not in DEFAULT_SPACE:
@@ -79,7 +91,8 @@ class SearchSpace:
     def grid(self) -> list[ArchSpec]:
         """Every distinct spec of the space, in a stable order (for ablations)."""
         seen, specs = set(), []
-        for params in _all_paths(self.choices):
+        paths = (p for part in self.parts for p in _all_paths(part.choices)) if self.parts else _all_paths(self.choices)
+        for params in paths:
             spec = ArchSpec.from_params(params)
             if spec not in seen:
                 seen.add(spec)

@@ -110,11 +110,13 @@ class ArchSpec:
         return hashlib.sha1(self.to_json().encode()).hexdigest()[:12]
 
     def partner(self) -> "ArchSpec":
-        """HCNN's second base network: a plain single network of the partner backbone."""
+        """HCNN's second base network: a plain single network of the partner backbone.  A ``plain``
+        partner keeps A's K (``side_channels``), so B = A's architecture is the homogeneous pair [A,A']."""
         if self.combination == "single":
             raise SpecError("partner() needs combination 'avg' or 'cl'")
+        k = self.side_channels if self.partner_backbone == "plain" else None
         return ArchSpec(backbone=self.partner_backbone, width=self.partner_width, depth=self.partner_depth,
-                        stages=self.stages)
+                        stages=self.stages, side_channels=k)
 
     def single(self) -> "ArchSpec":
         """This candidate without HCNN's combination: base network A."""

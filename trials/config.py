@@ -101,7 +101,7 @@ class SearchConfig:
     study: str = "fusionscope"
     storage: str | None = None  # None = sqlite:///runs/<study>.db
     data: DataConfig = DataConfig()
-    space: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    space: Mapping[str, Any] | list[Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     objectives: tuple[str, ...] = ("accuracy", "macs")
     sampler: SamplerConfig = SamplerConfig()
     budget: BudgetConfig = BudgetConfig()
@@ -120,7 +120,9 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["space"] = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(self.space).items()}
+        parts = self.space if isinstance(self.space, list) else [self.space]
+        spaces = [{k: list(v) if isinstance(v, tuple) else v for k, v in dict(p).items()} for p in parts]
+        d["space"] = spaces if isinstance(self.space, list) else spaces[0]
         d["objectives"] = list(self.objectives)
         return d
 
@@ -175,12 +177,14 @@ def from_dict(raw: Mapping[str, Any]) -> SearchConfig:
     if not 2 <= len(objectives) <= 3 or len(set(objectives)) != len(objectives):
         raise ConfigError(f"objectives: list two or three distinct objectives, got {list(objectives)}")
     space = raw.get("space") or {}
-    if not isinstance(space, Mapping):
+    if isinstance(space, list) and (raw.get("sampler") or {}).get("name") != "grid":
+        raise ConfigError("space: a list of subspaces (a union of grids) needs sampler.name: grid")
+    if not isinstance(space, (Mapping, list)):
         raise ConfigError(f"space: expected a mapping of dimension -> values, got {space!r}")
     study = raw.get("study", SearchConfig.study)
     if not isinstance(study, str) or not study:
         raise ConfigError(f"study={study!r}: expected a non-empty name")
-    config = SearchConfig(study=study, storage=raw.get("storage"), space=dict(space),
+    config = SearchConfig(study=study, storage=raw.get("storage"), space=dict(space) if isinstance(space, Mapping) else space,
                           objectives=tuple(objectives), **kwargs)
     _check_values(config)
     return config

@@ -44,11 +44,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "space": {"backbone": "resnet", "fusion_site": "gap", "fusion": "none", "alpha": [1, 2, 4, 8],
                   "sc_add": True, "sc_inverse": True},
     },
-    "hcnn-combination": {  # HCNN Tables 1-2: single net vs [A,B]+avg vs [A,B]+2CL
-        "about": "HCNN Tables 1-2: single net vs [A,B]+avg vs [A,B]+2CL (A plain, B resnet)",
-        "space": {"backbone": "plain", "fusion_site": "gap", "fusion": "none",
-                  "combination": ["single", "avg", "cl"], "cl_layers": 2, "cl_width": 64,
-                  "partner_backbone": "resnet", "partner_width": 16, "partner_depth": 1},
+    "hcnn-combination": {  # HCNN Table 2: singles, the homogeneous and the heterogeneous pair, avg and 2CL
+        "about": "HCNN Table 2: single A (plain), single B (resnet), [A,A'] and [A,B], each with avg and 2CL",
+        "space": [{"backbone": ["plain", "resnet"], "fusion_site": "gap", "fusion": "none", "combination": "single"},
+                  {"backbone": "plain", "combination": ["avg", "cl"], "cl_layers": 2, "cl_width": 64,
+                   "partner_backbone": ["plain", "resnet"], "partner_width": 16, "partner_depth": 1}],
     },
 }
 
@@ -61,7 +61,8 @@ def preset_config(name: str, replicates: int = 3, epochs: int = 2, subset: int =
     return {
         "study": f"ablate-{name}",
         "data": {"dataset": "fashion-mnist", "subset": subset, "val_fraction": 0.2},
-        "space": {**_COMMON_SPACE, **preset["space"]},
+        "space": ([{**_COMMON_SPACE, **part} for part in preset["space"]] if isinstance(preset["space"], list)
+                  else {**_COMMON_SPACE, **preset["space"]}),
         "objectives": ["accuracy", "params"],
         "sampler": {"name": "grid", "seed": 0},
         "budget": {"trials": 1000, "epochs": epochs},  # the grid's size bounds it

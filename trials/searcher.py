@@ -128,6 +128,8 @@ class StudySearcher(Searcher):
                 self.study.tell(trial, state=TrialState.PRUNED)
             else:
                 for key, name in ((record.ACCURACY_REPLICATES, "accuracy_replicates"),
+                                  (record.VAL_ACCURACY_BY_REPLICATE, "history_by_replicate"),
+                                  (record.HCNN_BASE_SEEDS, "base_seeds"), (record.HCNN_BASE_ACCURACIES, "base_accuracies"),
                                   (record.TRAIN_TIME_S, "train_time_s"), (record.IMAGES_PER_S, "images_per_s"),
                                   (record.TRAIN_TIMELINE, "train_timeline"),
                                   (record.WEIGHTS_PATH, "weights_path")):

@@ -4,6 +4,16 @@ Replicates (seeds) of one spec train in lockstep, one epoch each in turn, so eve
 reports the mean validation accuracy over seeds and an early-stopping scheduler judges the
 spec, not one lucky seed.  Replicate r uses seed ``seed + r`` for every spec: paired
 comparisons then share initialisation seeds and data order (common random numbers).
+
+HCNN combinations train in stages, as HCNN §2.3 trains them:
+1. base A (seed s) and base B (seed s + ``PARTNER_SEED_OFFSET``) each train alone for the
+   full ``epochs``, as a single net would (so [A,A'] is A's architecture with another seed);
+2. ``avg`` is then their averaged probabilities, nothing more is trained; ``cl`` trains only
+   its combination network, for ``epochs`` epochs, on the frozen bases;
+3. with ``hcnn_finetune`` everything is fine-tuned for another ``epochs`` at a tenth of the
+   learning rate (Table 4).
+The per-epoch history is the last stage's: the ensemble after each base epoch (``avg``), the
+combination network after each of its epochs (``cl``), or after each fine-tuning epoch.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from search_space.build import build_model
+from search_space.modules.hcnn import AverageCombination
 from search_space.spec import ArchSpec
 from trials.config import TrainingConfig
 from trials.data import TensorData
@@ -26,6 +37,12 @@ from trials.data import TensorData
 
 class CandidateError(RuntimeError):
     """The candidate itself failed (non-finite loss, forward error): record FAIL, go on."""
+
+
+#: HCNN's base B trains with seed ``s + PARTNER_SEED_OFFSET`` where A uses ``s``.
+PARTNER_SEED_OFFSET = 10_000
+#: Fine-tuning a trained HCNN (``hcnn_finetune``) runs at this fraction of the learning rate.
+FINETUNE_LR_FACTOR = 0.1
 
 
 @dataclasses.dataclass
@@ -39,17 +56,23 @@ class TrainResult:
     # (start, end, images) of each epoch's training phase, Unix seconds: lets concurrent trials
     # (several on one GPU) be compared over the window in which they really overlapped
     timeline: list[tuple[float, float, int]] = dataclasses.field(default_factory=list)
+    # one list per seed, one validation accuracy per epoch: effects can be followed over the budget
+    history_by_replicate: list[list[float]] = dataclasses.field(default_factory=list)
+    # HCNN: per replicate, the [A, B] seeds and the bases' own final validation accuracies
+    base_seeds: list[list[int]] = dataclasses.field(default_factory=list)
+    base_accuracies: list[list[float]] = dataclasses.field(default_factory=list)
 
 
 def pick_device(gpus: float = 0) -> torch.device:
     return torch.device("cuda") if gpus > 0 and torch.cuda.is_available() else torch.device("cpu")
 
 
-def _optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.Optimizer:
+def _optimizer(model: nn.Module, cfg: TrainingConfig, lr_factor: float = 1.0) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]  # frozen HCNN bases stay as trained
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+        return torch.optim.SGD(params, lr=cfg.lr * lr_factor, momentum=cfg.momentum,
                                weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
-    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr * lr_factor, weight_decay=cfg.weight_decay)
 
 
 def _schedule(opt: torch.optim.Optimizer, cfg: TrainingConfig, total_steps: int):
@@ -78,31 +101,29 @@ def _autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-def train_spec(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: int,
-               device: torch.device | str = "cpu",
-               on_epoch: Callable[[int, float], None] | None = None) -> TrainResult:
-    """Train ``cfg.replicates`` seeds of ``spec`` for ``epochs``; ``on_epoch(epoch, mean_acc)``."""
-    device = torch.device(device)
-    data = data.to(device)
-    models, opts, scheds, gens = [], [], [], []
+@dataclasses.dataclass
+class _Run:
+    """What the epochs of one stage add up to."""
+
+    train_time: float = 0.0
+    seen: int = 0
+    timeline: list[tuple[float, float, int]] = dataclasses.field(default_factory=list)
+
+
+def _fit(models: list[nn.Module], seeds: list[int], data: TensorData, cfg: TrainingConfig, epochs: int,
+         device: torch.device, run: _Run, score: Callable[[], list[float]],
+         on_epoch: Callable[[int, float], None] | None, lr_factor: float = 1.0) -> list[list[float]]:
+    """Train each model with its own seed's data order for ``epochs``; after every epoch ``score()``
+    gives one validation accuracy per replicate.  Returns them per replicate, per epoch."""
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
-    for r in range(cfg.replicates):
-        torch.manual_seed(cfg.seed + r)
-        model = build_model(spec, data.num_classes, data.in_channels, data.image_size)
-        model = model.to(device, memory_format=torch.channels_last)
-        opt = _optimizer(model, cfg)
-        models.append(model)
-        opts.append(opt)
-        scheds.append(_schedule(opt, cfg, epochs * steps_per_epoch))
-        gens.append(torch.Generator(device="cpu").manual_seed(cfg.seed + r))
-    history, seen, train_time = [], 0, 0.0
-    accs: list[float] = []
-    timeline: list[tuple[float, float, int]] = []
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # one input shape all run long: autotuned kernels pay off
+    opts = [_optimizer(m, cfg, lr_factor) for m in models]
+    scheds = [_schedule(o, cfg, epochs * steps_per_epoch) for o in opts]
+    gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+    by_replicate: list[list[float]] = []
     for epoch in range(epochs):
-        start, wall_start, seen_before = time.perf_counter(), time.time(), seen
+        start, wall_start, seen_before = time.perf_counter(), time.time(), run.seen
         for r, (model, opt, sched, gen) in enumerate(zip(models, opts, scheds, gens)):
+            model.train()
             loss_sum = torch.zeros((), device=device)
             order = torch.randperm(len(data.x_train), generator=gen).to(device)
             for i in range(0, len(order), cfg.batch_size):
@@ -115,15 +136,86 @@ def train_spec(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: in
                 opt.step()
                 sched.step()
                 loss_sum += loss.detach()
-                seen += len(idx)
+                run.seen += len(idx)
             if not torch.isfinite(loss_sum):  # checked once an epoch: no per-step GPU sync
-                raise CandidateError(f"non-finite training loss (replicate {r}, epoch {epoch + 1})")
+                raise CandidateError(f"non-finite training loss (model {r}, epoch {epoch + 1})")
         if device.type == "cuda":
             torch.cuda.synchronize()
-        train_time += time.perf_counter() - start
-        timeline.append((wall_start, time.time(), seen - seen_before))
-        accs = [evaluate(m, data.x_val, data.y_val) for m in models]
-        history.append(sum(accs) / len(accs))
+        run.train_time += time.perf_counter() - start
+        run.timeline.append((wall_start, time.time(), run.seen - seen_before))
+        accs = score()
+        by_replicate = [row + [a] for row, a in zip(by_replicate, accs)] if by_replicate else [[a] for a in accs]
         if on_epoch is not None:
-            on_epoch(epoch + 1, history[-1])
-    return TrainResult(accs, history, train_time, epochs, seen / max(train_time, 1e-9), models, timeline)
+            on_epoch(epoch + 1, sum(accs) / len(accs))
+    return by_replicate
+
+
+def _seeded(make: Callable[[], nn.Module], seed: int, device: torch.device) -> nn.Module:
+    torch.manual_seed(seed)
+    return make().to(device, memory_format=torch.channels_last)
+
+
+def train_spec(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: int,
+               device: torch.device | str = "cpu",
+               on_epoch: Callable[[int, float], None] | None = None) -> TrainResult:
+    """Train ``cfg.replicates`` seeds of ``spec`` for ``epochs``; ``on_epoch(epoch, mean_acc)``."""
+    device = torch.device(device)
+    data = data.to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one input shape all run long: autotuned kernels pay off
+    seeds = [cfg.seed + r for r in range(cfg.replicates)]
+    run = _Run()
+    if spec.combination != "single":
+        return _train_hcnn(spec, data, cfg, epochs, device, seeds, run, on_epoch)
+    models = [_seeded(lambda: build_model(spec, data.num_classes, data.in_channels, data.image_size), s, device)
+              for s in seeds]
+    curves = _fit(models, seeds, data, cfg, epochs, device, run,
+                  lambda: [evaluate(m, data.x_val, data.y_val) for m in models], on_epoch)
+    return _result(curves, run, epochs, models)
+
+
+def _result(curves: list[list[float]], run: _Run, epochs: int, models: list[nn.Module], **extra) -> TrainResult:
+    finals = [c[-1] for c in curves]
+    history = [sum(c[e] for c in curves) / len(curves) for e in range(len(curves[0]))]
+    return TrainResult(finals, history, run.train_time, epochs, run.seen / max(run.train_time, 1e-9), models,
+                       run.timeline, curves, **extra)
+
+
+def _train_hcnn(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: int, device: torch.device,
+                seeds: list[int], run: _Run, on_epoch: Callable[[int, float], None] | None) -> TrainResult:
+    """HCNN §2.3, staged: bases alone, then the combination (see the module docstring)."""
+    shape = (data.num_classes, data.in_channels, data.image_size)
+    base_seeds = [[s, s + PARTNER_SEED_OFFSET] for s in seeds]
+    # each base built exactly as it would be alone with its seed, so training it here is training it alone
+    bases = [[_seeded(lambda net=net: build_model(net, *shape), seed, device)
+              for net, seed in zip((spec.single(), spec.partner()), pair)] for pair in base_seeds]
+    flat, flat_seeds = [m for pair in bases for m in pair], [s for pair in base_seeds for s in pair]
+    ensembles = [AverageCombination(a, b) for a, b in bases]
+    avg = spec.combination == "avg"
+
+    def score_ensembles() -> list[float]:
+        return [evaluate(e, data.x_val, data.y_val) for e in ensembles]
+
+    curves = _fit(flat, flat_seeds, data, cfg, epochs, device, run, score_ensembles, on_epoch if avg else None)
+    base_acc = [[evaluate(m, data.x_val, data.y_val) for m in pair] for pair in bases]
+    if avg:
+        return _result(curves, run, epochs, ensembles, base_seeds=base_seeds, base_accuracies=base_acc)
+    combos = []
+    for (a, b), s in zip(bases, seeds):
+        combo = _seeded(lambda: build_model(spec, *shape), s, device)
+        for trained, net in zip((a, b), combo.nets):  # the kept layers, as trained alone
+            kept = net.state_dict()
+            net.load_state_dict({k: v for k, v in trained.state_dict().items() if k in kept})
+        combo.freeze_bases(True)
+        combos.append(combo)
+
+    def score_combos() -> list[float]:
+        return [evaluate(c, data.x_val, data.y_val) for c in combos]
+
+    last = not spec.hcnn_finetune
+    curves = _fit(combos, seeds, data, cfg, epochs, device, run, score_combos, on_epoch if last else None)
+    if spec.hcnn_finetune:
+        for combo in combos:
+            combo.freeze_bases(False)
+        curves = _fit(combos, seeds, data, cfg, epochs, device, run, score_combos, on_epoch, FINETUNE_LR_FACTOR)
+    return _result(curves, run, epochs, combos, base_seeds=base_seeds, base_accuracies=base_acc)

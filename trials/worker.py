@@ -63,7 +63,9 @@ def run_trial(config: dict[str, Any], data: TensorData) -> None:
             torch.save(result.models[0].state_dict(), weights)
         tune.report({"epoch": epochs, "accuracy": result.history[-1], "latency_ms": latency, **where,
                      "final": True, "accuracy_replicates": result.accuracy_replicates,
-                     "history": result.history, "train_time_s": result.train_time_s,
+                     "history": result.history, "history_by_replicate": result.history_by_replicate,
+                     "base_seeds": result.base_seeds, "base_accuracies": result.base_accuracies,
+                     "train_time_s": result.train_time_s,
                      "images_per_s": result.images_per_s, "train_timeline": result.timeline,
                      "weights_path": weights})
     except (CandidateError, SpecError, torch.OutOfMemoryError, RuntimeError, ValueError) as err:
