@@ -30,6 +30,7 @@ from analysis.hypervolume import (
     hypervolume_figure,
     hypervolume_history,
 )
+from analysis.hcnn import CombinationGain, combination_gains
 from analysis.importance import Importance, param_importances
 from analysis.load import Objective, TrialRow, mask_url, open_study, study_objectives, trial_rows
 from analysis.pareto import ParetoInfo, pareto_figure, pareto_info
@@ -50,6 +51,7 @@ class Report:
     ablation: tuple[FactorTable, ...]
     importances: tuple[Importance, ...]
     failures: tuple[TrialRow, ...]
+    hcnn_gains: tuple[CombinationGain, ...] = ()
 
 
 def build_report(storage: str, study_name: str) -> Report:
@@ -71,6 +73,7 @@ def build_report(storage: str, study_name: str) -> Report:
         ablation=ablation_tables(rows),
         importances=param_importances(study),
         failures=tuple(r for r in rows if r.state == "FAIL"),
+        hcnn_gains=tuple(combination_gains(rows)),
     )
 
 
@@ -226,11 +229,24 @@ def _failure_section(report: Report) -> Section:
     return Section("Failed trials", 2, (), table)
 
 
+def _hcnn_section(report: Report) -> list[Section]:
+    if not report.hcnn_gains:
+        return []
+    rows = tuple((f"#{g.number}", g.design, f"{g.accuracy:.2f}", f"{g.better_single:.2f}", f"{g.gain:+.2f}",
+                  f"[{g.ci[0]:+.2f}, {g.ci[1]:+.2f}]" if g.ci else "n/a (one seed)", str(g.replicates))
+                 for g in report.hcnn_gains)
+    table = Table(("trial", "combination", "accuracy %", "better single %", "gain (points)", "95% CI", "seeds"), rows)
+    return [Section("HCNN: gain over the better single net", 2, (
+        "Each combination against the better of its own two bases, trained alone with the same seeds first "
+        "(HCNN §2.3), so the gain is paired within a seed; the interval is over seeds.",), table)]
+
+
 def report_sections(report: Report) -> list[Section]:
     return [
         _overview(report),
         _pareto_section(report),
         _hypervolume_section(report),
+        *_hcnn_section(report),
         *_ablation_sections(report),
         _importance_section(report),
         _failure_section(report),

@@ -57,3 +57,36 @@ def test_cl_trains_the_combination_on_frozen_bases_unless_finetuned(tiny_data, c
     assert frozen is (not finetune)
     assert len(result.base_accuracies[0]) == 2 and all(0 < a <= 1 for a in result.base_accuracies[0])
     assert 0 < result.accuracy_replicates[0] <= 1
+
+
+@pytest.mark.slow
+def test_table2_preset_runs_end_to_end_and_reports_the_gain(tmp_path):
+    """`fusionscope ablate --preset hcnn-combination`: singles A and B, [A,A'] and [A,B] with avg and 2CL,
+    trained for real on tiny data; the report states each combination's gain over the better single net."""
+    import subprocess
+    import sys
+
+    storage = f"sqlite:///{tmp_path / 'hcnn.db'}"
+    run = subprocess.run([sys.executable, "-m", "trials.cli", "ablate", "--preset", "hcnn-combination", "--epochs", "1",
+                          "--subset", "600", "--replicates", "2", "--storage", storage], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    import optuna
+
+    study = optuna.load_study(study_name="ablate-hcnn-combination", storage=storage)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 6
+    combos = [t for t in done if t.params["combination"] != "single"]
+    assert {(t.params["combination"], t.params["partner_backbone"]) for t in combos} == {
+        ("avg", "plain"), ("avg", "resnet"), ("cl", "plain"), ("cl", "resnet")}
+    for t in combos:
+        seeds = t.user_attrs["hcnn_base_seeds"]
+        assert len(seeds) == 2 and seeds[0][0] != seeds[0][1]  # A' is A's architecture with another seed
+        assert len(t.user_attrs["hcnn_base_accuracies"]) == 2
+    report = subprocess.run([sys.executable, "-m", "trials.cli", "report", "--storage", storage, "--study",
+                             "ablate-hcnn-combination", "-o", str(tmp_path / "report")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-2000:]
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "HCNN: gain over the better single net" in text
+    assert "[plain,plain]+avg (homogeneous: A, A')" in text and "[plain,resnet]+2CL" in text
