@@ -19,19 +19,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from trials import record
+from trials.storage_url import mask_url
 
 
 class StudyNotFoundError(LookupError):
     """The storage has no study of that name; the message lists the ones it has."""
-
-
-def mask_url(url: str) -> str:
-    """Return the storage URL with its password replaced by ``***``, safe to print or write."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        # Not an SQLAlchemy URL: still hide anything between "user:" and "@".
-        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def _missing_sqlite_file(url: str) -> Path | None:

@@ -42,14 +42,26 @@ def parse_assignments(items: Sequence[str]) -> dict[str, Any]:
 def _print_summary(summary, config) -> None:
     print(f"study {summary.study!r} in {summary.storage}: {summary.complete} complete, "
           f"{summary.pruned} pruned/skipped, {summary.failed} failed; Pareto front: {summary.front_size} trials")
-    print(f"next: fusionscope report --storage {summary.storage} --study {summary.study} -o report/")
+    import shlex
+
+    print("next: " + shlex.join(["fusionscope", "report", "--storage", summary.storage, "--study", summary.study,
+                                 "-o", "report/"]))
 
 
 def _run(config, args) -> int:
     from trials.search import run_search
 
+    from trials.search import SearchInterrupted
+
     try:
-        summary = run_search(config, storage_url=args.storage, address=args.address, progress=not args.no_progress)
+        summary = run_search(config, storage_url=args.storage, address=args.address, progress=not args.no_progress,
+                             verbose=getattr(args, "verbose", False))
+    except SearchInterrupted as err:
+        import shlex
+
+        command = shlex.join(["fusionscope", *sys.argv[1:]]) if sys.argv[0].endswith(("fusionscope", "cli.py")) \
+            else shlex.join(["fusionscope", *sys.argv[1:]])
+        return _fail(f"{err}; to resume, run the same command again: {command}", err.exit_code)
     except (StudyError, ConfigError, SpecError) as err:
         return _fail(str(err))
     except Exception as err:  # data problems and the like: name them, exit non-zero
@@ -179,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--address", help="address of a running Ray cluster (default: start Ray locally)")
         p.add_argument("--trials", type=int, help="override budget.trials")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--verbose", action="store_true", help="also show Ray's, Tune's and Optuna's own output")
         p.add_argument("--report", metavar="DIR", help="when done, write the Pareto plot and report into DIR")
 
     p = sub.add_parser("search", help="run or continue a multi-objective search",

@@ -8,17 +8,78 @@ what the storage holds, so a resumed search neither loses nor repeats a finished
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
 import sys
+import warnings
 from pathlib import Path
+from typing import Iterator
+
 import optuna
 from optuna.trial import TrialState
 
+from search_space.errors import FusionscopeError
 from trials import record
 from trials.config import SearchConfig
 from trials.data import load_data
-from trials.study import StudyError, finished_count, mask_url, open_study, recover_interrupted
+from trials.study import (INTERRUPTED_REASON, Heartbeats, StudyError, finished_count, mask_url, open_study,
+                          recover_interrupted)
+
+
+class SearchInterrupted(FusionscopeError):
+    """SIGINT or SIGTERM stopped the search; its exit code is the shell's 128 + signal number."""
+
+    def __init__(self, signum: int) -> None:
+        self.exit_code = 128 + signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}; finished trials are kept and the trials "
+                         "it was training are marked interrupted, to be trained first when the search resumes")
+
+
+class _SignalStop:
+    """SIGINT/SIGTERM ask Tune to stop (its ``Stopper.stop_all``), so ``tuner.fit()`` returns within
+    a step of the controller loop; raising from the handler instead can land inside Ray's C++
+    wait and surface as a SystemError.  Tune's own SIGINT handler is off (see ``_quiet``)."""
+
+    def __init__(self, searcher) -> None:
+        self.searcher = searcher
+        self.signum: int | None = None
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return self.signum is not None
+
+    def stop_all(self) -> bool:
+        return self.signum is not None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        def handler(signum, frame):
+            self.signum = signum
+            self.searcher.stopping = True
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def _quiet(verbose: bool) -> None:
+    """A search prints its own lines only: Ray's and Tune's banners, boxes and hints, and
+    Optuna's experimental-feature warnings, stay off unless ``verbose``."""
+    if verbose:
+        return
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_TQDM", "0")
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    import logging
+
+    for name in ("ray", "ray.tune", "ray.train", "ray.air", "ray._private"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 @dataclasses.dataclass
 class SearchSummary:
@@ -107,8 +168,13 @@ def start_ray(address: str | None = None) -> None:
 
 
 def run_search(config: SearchConfig, storage_url: str | None = None, address: str | None = None,
-               progress: bool = True, runs_dir: str | Path = "runs") -> SearchSummary:
-    """Run (or continue) the search until the storage holds ``budget.trials`` finished trials."""
+               progress: bool = True, runs_dir: str | Path = "runs", verbose: bool = False) -> SearchSummary:
+    """Run (or continue) the search until the storage holds ``budget.trials`` finished trials.
+
+    Several drivers may run this on one study at once (one machine or many, SQLite or
+    PostgreSQL): each beats a heartbeat for the trials it runs, and only trials whose heartbeat
+    stopped are failed (interrupted) and re-run; see ``trials/study.py``."""
+    _quiet(verbose)
     url = storage_url or config.storage_url
     if address:
         _check_reachable(address)
@@ -150,17 +216,47 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     trainable = tune.with_resources(tune.with_parameters(run_trial, data=data),
                                     {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
     _use_prestarted_workers()
+    stopper = _SignalStop(searcher)
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1,
                                     max_concurrent_trials=res.concurrent, reuse_actors=True,
                                     metric="accuracy", mode="max"),
-        run_config=tune.RunConfig(name=config.study, storage_path=str(runs_dir / "ray"), verbose=0,
+        run_config=tune.RunConfig(name=config.study, storage_path=str(runs_dir / "ray"), verbose=0, stop=stopper,
                                   failure_config=tune.FailureConfig(max_failures=res.retries),
                                   checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)),
     )
     try:
-        tuner.fit()
+        with Heartbeats(study._storage, searcher.live_trial_ids), stopper.installed():
+            tuner.fit()
     finally:
         bar.close()
+    if stopper.signum is not None:
+        _mark_live_interrupted(study, searcher)
+        _shutdown_ray()
+        raise SearchInterrupted(stopper.signum)
     return summarize(study, url)
+
+
+def _shutdown_ray() -> None:
+    """Stop the Ray this driver started, and wait for its processes (workers linger as ray::IDLE
+    for a moment after ``ray.shutdown()``), so a stopped search leaves nothing running."""
+    import psutil
+    import ray
+
+    mine = psutil.Process().children(recursive=True)
+    with contextlib.suppress(Exception):
+        ray.shutdown()
+    gone, alive = psutil.wait_procs(mine, timeout=10)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+
+
+def _mark_live_interrupted(study: optuna.Study, searcher) -> None:
+    """The trials this driver was training: FAIL (interrupted), so any driver re-runs them first."""
+    for trial in list(searcher.live.values()):
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            trial.set_user_attr(record.ERROR, INTERRUPTED_REASON)
+            trial.set_user_attr(record.INTERRUPTED, True)
+            study.tell(trial, state=TrialState.FAIL)

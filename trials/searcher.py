@@ -7,6 +7,8 @@ Nothing is lost by that: a resumed search reads the Optuna storage, not Ray's pi
 
 from __future__ import annotations
 
+import sys
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -19,7 +21,7 @@ from search_space.space import SearchSpace
 from search_space.spec import SpecError
 from trials import record
 from trials.config import SearchConfig
-from trials.study import finished_count
+from trials.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
 
 MAX_DUPLICATES_IN_A_ROW = 200
 
@@ -40,6 +42,22 @@ class StudySearcher(Searcher):
                     and not t.user_attrs.get(record.INTERRUPTED)}
             self.pending.extend(s.to_params() for s in space.grid() if s.key() not in done)
         self.live: dict[str, optuna.trial.Trial] = {}
+        self.driver = driver_id()
+        self.stopping = False  # a signal asked the search to stop: unfinished trials are interrupted
+        self._last_stale_check = time.monotonic()
+
+    def live_trial_ids(self) -> list[int]:
+        """Storage ids of the trials this driver runs (the heartbeat thread beats for them)."""
+        return [t._trial_id for t in list(self.live.values())]
+
+    def _recover_others(self) -> None:
+        """Now and then, while waiting: fail the trials of drivers that died, and queue their specs."""
+        if time.monotonic() - self._last_stale_check < GRACE_S / 2:
+            return
+        self._last_stale_check = time.monotonic()
+        fail_stale(self.study)
+        queued = {tuple(sorted(p.items())) for p in self.pending}
+        self.pending.extend(p for p in interrupted_to_rerun(self.study) if tuple(sorted(p.items())) not in queued)
 
     def __getstate__(self) -> dict:
         return {}  # no storage URL on disk; see the module docstring
@@ -51,14 +69,29 @@ class StudySearcher(Searcher):
         """Nothing to restore: resuming reads the Optuna storage."""
 
     def _spec_done(self, key: str, asking: int) -> int | None:
-        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # running: being trained now
+        """A trial that already has this spec: finished, or running (here or in another driver).
+        Of two running trials that took the same spec at the same moment, the lower number keeps it."""
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         for t in self.study.get_trials(deepcopy=False, states=states):
-            if t.number != asking and t.user_attrs.get(record.SPEC_KEY) == key \
-                    and record.DUPLICATE_OF not in t.user_attrs:
+            if t.number == asking or t.user_attrs.get(record.SPEC_KEY) != key or record.DUPLICATE_OF in t.user_attrs:
+                continue
+            if t.state != TrialState.RUNNING or t.number < asking:
                 return t.number
         return None
 
+    def _tell(self, trial: optuna.trial.Trial, values: Any = None, state: TrialState | None = None) -> None:
+        """Tell, unless the trial was finished elsewhere meanwhile (failed as stale by another driver
+        after this one stalled past the grace period): then keep the record as it is and say so."""
+        try:
+            self.study.tell(trial, values, state=state)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            print(f"trial {trial.number} was ended by another driver while it ran here (its heartbeat "
+                  f"lapsed for over {GRACE_S} s); keeping that record", file=sys.stderr, flush=True)
+
     def suggest(self, trial_id: str):
+        if self.stopping:
+            return Searcher.FINISHED
+        self._recover_others()
         for _ in range(MAX_DUPLICATES_IN_A_ROW):
             running = len(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
             if finished_count(self.study) + running >= self.budget:
@@ -70,11 +103,13 @@ class StudySearcher(Searcher):
             if from_queue:
                 self.study.enqueue_trial(self.pending.popleft())
             trial = self.study.ask()
-            try:
+            trial.set_user_attr(record.DRIVER, self.driver)
+            self.study._storage.record_heartbeat(trial._trial_id)  # alive from the start (RDBStorage's public
+            try:  # heartbeat API; Study has no ask-side hook for it)
                 spec = self.space.sample(trial)
             except SpecError as err:
                 trial.set_user_attr(record.ERROR, f"SpecError: {err}")
-                self.study.tell(trial, state=TrialState.FAIL)
+                self._tell(trial, state=TrialState.FAIL)
                 continue
             key = spec.key()
             trial.set_user_attr(record.SPEC, spec.to_dict())
@@ -82,7 +117,7 @@ class StudySearcher(Searcher):
             earlier = self._spec_done(key, trial.number)
             if earlier is not None:  # the sampler repeated a finished or running spec: skip it
                 trial.set_user_attr(record.DUPLICATE_OF, earlier)
-                self.study.tell(trial, state=TrialState.PRUNED)
+                self._tell(trial, state=TrialState.PRUNED)
                 continue
             trial.set_user_attr(record.SEEDS, self.seeds)
             trial.set_user_attr(record.VERSIONS, self.versions)
@@ -90,7 +125,7 @@ class StudySearcher(Searcher):
                 cost = spec_cost(spec, *self.data_shape)
             except (SpecError, RuntimeError, ValueError) as err:
                 trial.set_user_attr(record.ERROR, f"{type(err).__name__}: {err}")
-                self.study.tell(trial, state=TrialState.FAIL)
+                self._tell(trial, state=TrialState.FAIL)
                 self.on_finish()
                 continue
             trial.set_user_attr(record.PARAMS, cost.params)
@@ -114,18 +149,24 @@ class StudySearcher(Searcher):
         for key in (record.LATENCY_MS, record.NODE_ID, record.HOSTNAME, record.DEVICE):
             if key in result:
                 trial.set_user_attr(key, result[key])
+        if self.stopping and not result.get("final"):  # stopped by a signal, not by ASHA or an error
+            trial.set_user_attr(record.ERROR, INTERRUPTED_REASON)
+            trial.set_user_attr(record.INTERRUPTED, True)
+            self._tell(trial, state=TrialState.FAIL)
+            self.on_finish()
+            return
         if error or not result:
             trial.set_user_attr(record.ERROR, f"the Ray worker died and {self.config.resources.retries} "
                                               "retries did not finish it (killed, or out of host memory)")
-            self.study.tell(trial, state=TrialState.FAIL)
+            self._tell(trial, state=TrialState.FAIL)
         elif result.get("error"):
             trial.set_user_attr(record.ERROR, result["error"])
-            self.study.tell(trial, state=TrialState.FAIL)
+            self._tell(trial, state=TrialState.FAIL)
         else:
             trial.set_user_attr(record.VAL_ACCURACY_HISTORY, result.get("history") or [result["accuracy"]])
             trial.set_user_attr(record.EPOCHS_DONE, result["epoch"])
             if not result.get("final"):  # ASHA stopped it early
-                self.study.tell(trial, state=TrialState.PRUNED)
+                self._tell(trial, state=TrialState.PRUNED)
             else:
                 for key, name in ((record.ACCURACY_REPLICATES, "accuracy_replicates"),
                                   (record.VAL_ACCURACY_BY_REPLICATE, "history_by_replicate"),
@@ -137,6 +178,6 @@ class StudySearcher(Searcher):
                 attrs = trial.user_attrs
                 values = {"accuracy": result["accuracy"], "params": attrs[record.PARAMS],
                           "macs": attrs[record.MACS], "latency": result.get("latency_ms")}
-                self.study.tell(trial, [values[o] for o in self.config.objectives])
+                self._tell(trial, [values[o] for o in self.config.objectives])
         self.on_finish()
 

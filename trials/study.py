@@ -8,23 +8,44 @@ together, and the timeout turns the remaining writer/writer overlaps into waits 
 
 from __future__ import annotations
 
+import datetime
+import os
+import socket
+import threading
 import time
-from typing import Any
+import warnings
+from typing import Any, Callable
 
 import optuna
 import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from analysis.load import mask_url
+from search_space.errors import FusionscopeError
 from trials import record
+from trials.storage_url import mask_url
 from trials.config import SearchConfig
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Optuna warns that heartbeats are "supposed to be used with Study.optimize"; an ask/tell driver
+# beats them itself (``Heartbeats``), which is what Optuna's own optimize loop does.
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 
-class StudyError(RuntimeError):
+class StudyError(FusionscopeError, RuntimeError):
     """The storage cannot be reached, or the study there does not fit the config."""
+
+
+def _seconds(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value and value.isdigit() and int(value) > 0 else default
+
+
+#: A live driver records a heartbeat for each of its running trials this often (seconds) ...
+HEARTBEAT_S = _seconds("FUSIONSCOPE_HEARTBEAT_S", 5)
+#: ... and a running trial whose heartbeat is older than this is stale: its driver is gone.
+GRACE_S = _seconds("FUSIONSCOPE_GRACE_S", 30)
+INTERRUPTED_REASON = "interrupted: the search stopped while it ran"
 
 
 def _sqlite_wal(dbapi_connection, _record) -> None:
@@ -34,8 +55,10 @@ def _sqlite_wal(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDBStorage for ``url``; a clear StudyError if it cannot be reached."""
+def make_storage(url: str, heartbeat: bool = False) -> optuna.storages.RDBStorage:
+    """An RDBStorage for ``url``; a clear StudyError if it cannot be reached.  With ``heartbeat``
+    (a search's driver), running trials carry heartbeats (Optuna's ``heartbeat_interval`` /
+    ``grace_period``), so a trial is stale only when its driver has stopped beating."""
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -48,7 +71,8 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
         engine_kwargs = {"pool_pre_ping": True}
     for attempt in range(5):
         try:
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            beat = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S} if heartbeat else {}
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
             break
         except sqlalchemy.exc.IntegrityError:  # another process created the tables at the same moment
             time.sleep(0.5 * (attempt + 1))
@@ -78,7 +102,7 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
 def open_study(config: SearchConfig, storage_url: str | None = None) -> optuna.Study:
     """Create the study, or load it when it exists with the same objectives."""
     url = storage_url or config.storage_url
-    storage = make_storage(url)
+    storage = make_storage(url, heartbeat=True)
     directions = [record.OBJECTIVES[o] for o in config.objectives]
     try:
         existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
@@ -100,18 +124,90 @@ def open_study(config: SearchConfig, storage_url: str | None = None) -> optuna.S
     return study
 
 
-def recover_interrupted(study: optuna.Study) -> list[dict[str, Any]]:
-    """Trials left RUNNING by a driver that died: mark them FAIL (interrupted) and return
-    the params of those whose spec was fully sampled, so the search re-runs them first.
-    Completed trials are untouched."""
-    rerun = []
+def _fail_interrupted(study: optuna.Study, trial_id: int) -> bool:
+    """Write why, then FAIL: a finished trial's attrs can no longer be written.  False when
+    another driver (or the trial's own) finished it first."""
+    storage = study._storage  # storage-level writes: these trials belong to no Trial object here
+    try:
+        storage.set_trial_user_attr(trial_id, record.ERROR, INTERRUPTED_REASON)
+        storage.set_trial_user_attr(trial_id, record.INTERRUPTED, True)
+        return storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+
+
+def driver_id() -> str:
+    """Which driver asked a trial: host and process, recorded so a reader can tell drivers apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Mark FAIL (interrupted) every running trial whose driver is gone, and no other.
+
+    Optuna's heartbeat decides for trials of a heartbeat-aware driver.  A running trial with no
+    ``driver`` attr for longer than the grace period was asked by an older fusionscope without
+    heartbeats: nothing can be alive to finish it, so it is stale too.  A live trial of another driver is never touched."""
+    # Optuna's public ``fail_stale_trials`` sets FAIL first, after which the reason can no longer be
+    # written; its stale-trial query is the one we need, so it is called directly.
+    for trial_id in study._storage._get_stale_trial_ids(study._study_id):
+        _fail_interrupted(study, trial_id)
+    old = datetime.datetime.now() - datetime.timedelta(seconds=GRACE_S)
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(t._trial_id, record.ERROR, "interrupted: the search stopped while it ran")
-        study._storage.set_trial_user_attr(t._trial_id, record.INTERRUPTED, True)
-        study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-        if record.SPEC_KEY in t.user_attrs:  # else it died while being sampled: nothing to re-run
+        if record.DRIVER not in t.user_attrs and t.datetime_start is not None and t.datetime_start < old:
+            _fail_interrupted(study, t._trial_id)
+
+
+def interrupted_to_rerun(study: optuna.Study) -> list[dict[str, Any]]:
+    """The params of interrupted trials whose spec nobody has finished or is training: re-run
+    these first.  Idempotent, so every driver on the study may ask; a spec two drivers pick at
+    once is trained by one of them (the searcher skips a spec that is running)."""
+    trials = study.get_trials(deepcopy=False)
+    taken = {t.user_attrs.get(record.SPEC_KEY) for t in trials
+             if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)}
+    rerun, seen = [], set()
+    for t in trials:
+        key = t.user_attrs.get(record.SPEC_KEY)
+        if t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get(record.INTERRUPTED) and key \
+                and key not in taken and key not in seen:
+            seen.add(key)
             rerun.append(dict(t.params))
     return rerun
+
+
+def recover_interrupted(study: optuna.Study) -> list[dict[str, Any]]:
+    """Stale trials (their driver died) become FAIL (interrupted); returns what to re-run first.
+    Completed trials and live trials of other drivers are untouched."""
+    fail_stale(study)
+    return interrupted_to_rerun(study)
+
+
+class Heartbeats:
+    """A driver's heartbeat thread: every ``HEARTBEAT_S`` it records one for each trial the
+    driver is running, so other drivers on the study know it is alive."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, live: Callable[[], list[int]]) -> None:
+        self.storage, self.live = storage, live
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fusionscope-heartbeat", daemon=True)
+
+    def beat(self, trial_id: int) -> None:
+        self.storage.record_heartbeat(trial_id)
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            for trial_id in self.live():
+                try:
+                    self.beat(trial_id)
+                except Exception:  # a storage hiccup: the next beat retries; a dead storage ends the search anyway
+                    pass
+
+    def __enter__(self) -> "Heartbeats":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 def finished_count(study: optuna.Study) -> int:
