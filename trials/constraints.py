@@ -3,11 +3,17 @@
 A candidate's params and MACs (and its latency, measured once on the trial's device) are known
 before it trains, so a design over a limit need never train: the driver records it with its cost
 and the violated limits, and the sampler is told through ``constraints_func`` so it stops proposing
-such designs.  Optuna's convention (``TPESampler``/``NSGAIISampler(constraints_func=...)``): one
-float per constraint, a value <= 0 is satisfied, a positive value says by how much it is exceeded.
-The values are stored on the trial as the user attribute ``CONSTRAINTS_ATTR`` *before* the trial is
-told its outcome, because Optuna calls ``constraints_func`` on the finished trial and keeps its
-answer for the sampler.
+such designs.  Optuna's convention: one float per constraint, a value <= 0 is satisfied, a positive
+value says by how much it is exceeded.  Optuna 5 offers two ways to tell the sampler, both here:
+
+- ``record(trial, limits, cost)`` calls ``Trial.set_constraint`` per limit (Optuna 5's public way;
+  TPE, NSGA-II and GP read it with no sampler argument) and stores the vector and the violations as
+  user attributes for the record and the analysis;
+- ``constraints_func`` for ``TPESampler``/``NSGAIISampler(constraints_func=...)`` reads that user
+  attribute back (deprecated since Optuna 5.0, removed in 7.0, kept for samplers built that way).
+
+Either must happen *before* the trial is told its outcome: Optuna reads the constraints of a
+trial when it finishes.
 
 This module is pure: no torch, no Ray, so the config, the driver and the analysis can all read it.
 """
@@ -103,6 +109,23 @@ class Constraints:
         parts = [f"{LIMITS[name]} {cost[LIMITS[name]]:.4g} > {name} {getattr(self, name):.4g}"
                  for name in self.violations(cost)]
         return "; ".join(parts)
+
+
+def record(trial: Any, limits: Constraints, cost: Mapping[str, Any]) -> dict[str, float]:
+    """Tell the sampler and the record a candidate's constraint values; returns its violations.
+
+    ``trial`` is a running ``optuna.trial.Trial`` (or a ``FrozenTrial`` being built for
+    ``add_trial``).  Only active limits become Optuna constraints, named by the limit, so a study
+    without limits stays unconstrained.
+    """
+    values = limits.values(cost)
+    for name, value in zip(LIMITS, values):
+        if getattr(limits, name) is not None:
+            trial.set_constraint(name, value)
+    violations = limits.violations(cost)
+    trial.set_user_attr(CONSTRAINTS_ATTR, values)
+    trial.set_user_attr(VIOLATIONS_ATTR, violations)
+    return violations
 
 
 def constraints_func(trial: Any) -> Sequence[float]:
