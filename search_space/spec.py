@@ -14,6 +14,8 @@ import hashlib
 import json
 from typing import Any, Mapping
 
+from search_space.errors import FusionscopeError
+
 # The papers' choices, per dimension.  Order matters: the first value is the reference
 # level of an ablation (the baseline the papers compare against).
 BACKBONES = ("plain", "resnet", "vgg")  # plus "tv:<torchvision model name>"
@@ -28,7 +30,7 @@ CL_LAYERS = (1, 2, 3)
 STAGES = (2, 3, 4)
 
 
-class SpecError(ValueError):
+class SpecError(FusionscopeError, ValueError):
     """A spec or space value outside what the papers define; the message names the key."""
 
 

@@ -1,66 +1,21 @@
 """The Optuna study: the record of a search, reachable by storage URL + study name.
 
-SQLite is opened in WAL mode with a long busy timeout so a reader (the dashboard, a report)
-can sit on the file while the search writes: WAL lets readers and one writer proceed
-together, and the timeout turns the remaining writer/writer overlaps into waits instead of
-``database is locked``.
+Opening storages (and masking their URLs) lives in ``trials.storage``; both are re-exported
+here for the code that imported them from this module.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import optuna
 import sqlalchemy
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
 
-from analysis.load import mask_url
 from trials import record
 from trials.config import SearchConfig
+from trials.storage import StudyError, make_storage, mask_url  # noqa: F401  (re-exported)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-class StudyError(RuntimeError):
-    """The storage cannot be reached, or the study there does not fit the config."""
-
-
-def _sqlite_wal(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
-    cursor.close()
-
-
-def make_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDBStorage for ``url``; a clear StudyError if it cannot be reached."""
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        database = make_url(url).database
-        if database:
-            from pathlib import Path
-
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"connect_args": {"timeout": 60}}
-    else:
-        engine_kwargs = {"pool_pre_ping": True}
-    for attempt in range(5):
-        try:
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-            break
-        except sqlalchemy.exc.IntegrityError:  # another process created the tables at the same moment
-            time.sleep(0.5 * (attempt + 1))
-        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as err:
-            text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise StudyError(f"cannot open storage {mask_url(url)}: {text.replace(url, mask_url(url))}") from None
-    else:
-        raise StudyError(f"cannot open storage {mask_url(url)}: its tables could not be created")
-    if url.startswith("sqlite"):
-        event.listen(storage.engine, "connect", _sqlite_wal)
-        storage.engine.dispose()  # reconnect so the pragma applies to every pooled connection
-    return storage
 
 
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
