@@ -67,7 +67,12 @@ def _first_line(err: BaseException) -> str:
 
 
 def _sqlite_path(url: str) -> Path | None:
-    """The file an SQLite URL names; None for other backends; StudyError for no file at all."""
+    """The file an SQLite URL names; None for other backends; StudyError for no file at all
+    (or for a password with an unescaped ``@``, which every parser would split wrongly and
+    a driver would then print the rest of as a host name)."""
+    _scheme, _sep, rest = url.partition("://")
+    if rest[:rest.rfind("@")].count("@"):
+        raise StudyError(f"{mask_url(url)}: the password holds an '@'; write it as %40 in the URL")
     try:
         parsed = make_url(url)
     except ArgumentError:
