@@ -242,6 +242,24 @@ def test_a_storage_with_a_corrupted_page(study_db, tmp_path, capsys, command):
     assert sha(study_db) == before
 
 
+def test_a_storage_whose_trial_pages_break_mid_read(study_db, tmp_path, capsys):
+    """The file opens (its schema and studies are intact) and breaks only when the trials are read."""
+    with sqlite3.connect(f"{study_db.as_uri()}?mode=ro", uri=True) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        roots = [r for (r,) in conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name IN ('trial_values', 'trial_params', 'trials')")]
+    conn.close()
+    data = bytearray(study_db.read_bytes())
+    for root in roots:
+        start = (root - 1) * page_size
+        data[start:start + 64] = b"\x0d" + b"\xff" * 63  # a leaf page whose cell count and offsets are garbage
+    study_db.write_bytes(bytes(data))
+    before = sha(study_db)
+    fails(capsys, ["report", "--storage", f"sqlite:///{study_db}", "--study", STUDY, "-o", str(tmp_path / "out")],
+          "cannot read the storage", "keep.db")
+    assert sha(study_db) == before
+
+
 def test_export_on_an_unreachable_storage_masks_the_password(tmp_path, capsys):
     url = "postgresql+psycopg2://u:p@ss@127.0.0.1:1/db"  # nothing listens on port 1; '@' unescaped
     err = fails(capsys, ["export", "--storage", url, "--study", STUDY, "--trial", "0", "-o", str(tmp_path / "x")],

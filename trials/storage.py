@@ -192,6 +192,9 @@ def reading(url: str) -> Iterator[None]:
         yield
     except (sqlalchemy.exc.SQLAlchemyError, sqlite3.DatabaseError) as err:
         raise StudyError(f"cannot read the storage {mask_url(url)}: {_describe(url, err)}") from None
+    except optuna.exceptions.StorageInternalError as err:  # Optuna's wrapper around a failed session
+        cause = err.__cause__ if err.__cause__ is not None else err
+        raise StudyError(f"cannot read the storage {mask_url(url)}: {_describe(url, cause)}") from None
 
 
 def disk_full_message(err: OSError, what: str) -> str | None:
