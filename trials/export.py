@@ -96,9 +96,5 @@ def load_exported(path: str | Path) -> nn.Module:
     model = build_model(ArchSpec.from_dict(meta["spec"]), meta["num_classes"], meta["in_channels"], meta["image_size"])
     weights = path / "weights.pt"
     if weights.exists():
-        try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-        except Exception as err:  # pickle errors, wrong keys, wrong shapes: all "not what it claims"
-            raise ExportError(f"{weights} is not a state_dict of this spec's model: {str(err).splitlines()[0]}") from None
+        _checked_state(weights, model)
     return model.eval()

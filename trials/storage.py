@@ -17,7 +17,6 @@ Every failure here is a ``StudyError`` (a ``FusionscopeError``) naming the maske
 
 from __future__ import annotations
 
-import errno
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -195,13 +194,6 @@ def reading(url: str) -> Iterator[None]:
     except optuna.exceptions.StorageInternalError as err:  # Optuna's wrapper around a failed session
         cause = err.__cause__ if err.__cause__ is not None else err
         raise StudyError(f"cannot read the storage {mask_url(url)}: {_describe(url, cause)}") from None
-
-
-def disk_full_message(err: OSError, what: str) -> str | None:
-    """``no space left`` in words naming what was being written, for an ENOSPC; else None."""
-    if err.errno == errno.ENOSPC:
-        return f"no space left on the device while writing {what}"
-    return None
 
 
 __all__ = ["OPTUNA_TABLES", "StudyError", "make_storage", "mask_url", "open_storage_readonly", "reading"]
