@@ -1,90 +1,88 @@
-"""The ``pareto`` and ``report`` subcommands of the ``fusionscope`` CLI.
+"""The ``pareto`` and ``report`` commands of the ``fusionscope`` CLI.
 
-``trials.cli`` calls ``register(subparsers)``; each subcommand stores its handler as
-``args.func``, which returns the process exit code (0 ok, 1 PNG export impossible,
-2 bad study/objective/storage).
+``fusionscope.cli`` calls ``register(subparsers)``; each command stores its handler as
+``args.func``, which returns 0 or raises a ``FusionscopeError`` (``main`` prints it once:
+exit 2 for a bad study, objective or storage, 1 when only the optional PNG is impossible).
+Both commands open the storage read-only and never overwrite a file.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+from contextlib import contextmanager
 from pathlib import Path
-
-from sqlalchemy.exc import SQLAlchemyError
+from typing import Iterator
 
 from analysis.formatting import MACS_CONVENTION
-from analysis.load import StudyNotFoundError, mask_url, open_study
-from analysis.pareto import UnknownObjectiveError, pareto_figure, pareto_info
-from analysis.png import PngExportError, write_pngs
+from analysis.load import open_study
+from analysis.pareto import pareto_figure, pareto_info
+from analysis.png import write_pngs
 from analysis.report import write_report
+from search_space.errors import FusionscopeError
+from trials.storage import reading
 
 _STORAGE_HELP = (
     "Optuna storage URL of the search, e.g. sqlite:///runs/search.db or "
-    "postgresql+psycopg2://user:password@host/db (passwords are never printed)"
+    "postgresql+psycopg2://user:password@host/db (opened read-only; passwords are never printed)"
 )
 _PNG_HELP = (
     "also write PNGs (needs kaleido and a Chrome/Chromium; set BROWSER_PATH if it is not on PATH)"
 )
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+def _refuse_existing_file(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise FusionscopeError(f"-o {str(path)!r} exists; name a new path (nothing was overwritten)")
 
 
-def _storage_error(storage: str, exc: SQLAlchemyError | ImportError) -> int:
-    cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-    if isinstance(exc, ImportError) and storage.startswith("postgresql://"):
-        # SQLAlchemy ≥ 2.1 maps a bare postgresql:// to psycopg 3, not psycopg2.
-        cause = cause.rstrip(".") + "; with psycopg2 installed, write the URL as postgresql+psycopg2://..."
-    return _fail(f"cannot read the storage {mask_url(storage)}: {cause}")
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """An OSError while writing output (no space, no permission) as one line naming the path."""
+    try:
+        yield
+    except OSError as err:
+        raise FusionscopeError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
 
 
 def cmd_pareto(args: argparse.Namespace) -> int:
     """Write the interactive Pareto plot of one study (and optionally a PNG of it)."""
-    try:
-        study = open_study(args.storage, args.study)
-        info = pareto_info(study, x=args.x, y=args.y)
-    except (StudyNotFoundError, UnknownObjectiveError) as exc:
-        return _fail(exc.args[0])
-    except (SQLAlchemyError, ImportError) as exc:
-        return _storage_error(args.storage, exc)
-    except ValueError as exc:  # one objective only, or --x equal to --y
-        return _fail(str(exc))
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    _refuse_existing_file(output)
+    if output.is_dir():
+        raise FusionscopeError(f"-o {str(output)!r} is a folder; name the HTML file to write")
+    study = open_study(args.storage, args.study)
+    with reading(args.storage):
+        try:
+            info = pareto_info(study, x=args.x, y=args.y)
+        except ValueError as exc:  # one objective only, or --x equal to --y
+            if isinstance(exc, FusionscopeError):
+                raise
+            raise FusionscopeError(str(exc)) from None
     figure = pareto_figure(info)
-    figure.write_html(output, include_plotlyjs=True, config={"displaylogo": False})
+    with _writing(output):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        figure.write_html(output, include_plotlyjs=True, config={"displaylogo": False})
     print(f"wrote {output} ({len(info.points)} complete trials, {len(info.front)} on the front)")
     if args.png:
-        try:
-            (png,) = write_pngs([figure], [output.with_suffix(".png")])
-        except PngExportError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        (png,) = write_pngs([figure], [output.with_suffix(".png")])
         print(f"wrote {png}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write report.md, report.html and pareto.html (and optionally PNGs) for one study."""
-    try:
-        paths = write_report(args.storage, args.study, args.output, png=args.png)
-    except StudyNotFoundError as exc:
-        return _fail(exc.args[0])
-    except (SQLAlchemyError, ImportError) as exc:
-        return _storage_error(args.storage, exc)
-    except PngExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    output = Path(args.output)
+    _refuse_existing_file(output)
+    open_study(args.storage, args.study)  # refuse a missing or foreign storage before making the folder
+    with reading(args.storage), _writing(output):
+        paths = write_report(args.storage, args.study, output, png=args.png)
     for path in paths.values():
         print(f"wrote {path}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``pareto`` and ``report`` subcommands to the main CLI's subparsers."""
+    """Add ``pareto`` and ``report`` to the CLI's subcommands."""
     pareto = subparsers.add_parser(
         "pareto",
         help="interactive Pareto-front plot of a study (HTML, optional PNG)",
@@ -103,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pareto.add_argument("--y", metavar="OBJECTIVE", help="objective on the y axis, e.g. accuracy")
     pareto.add_argument(
         "-o", "--output", default="pareto.html", metavar="FILE",
-        help="HTML file to write (default: pareto.html)",
+        help="HTML file to write (default: pareto.html; an existing file is refused)",
     )
     pareto.add_argument("--png", action="store_true", help=_PNG_HELP + ", beside the HTML")
     pareto.set_defaults(func=cmd_pareto)
@@ -122,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--study", required=True, metavar="NAME", help="study name in that storage")
     report.add_argument(
         "-o", "--output", default="report", metavar="DIR",
-        help="directory to write into (default: report/)",
+        help="directory to write into (default: report/; an existing file is refused)",
     )
     report.add_argument("--png", action="store_true", help=_PNG_HELP)
     report.set_defaults(func=cmd_report)

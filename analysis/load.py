@@ -7,56 +7,37 @@ against the storage in a test.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
+from search_space.errors import FusionscopeError
 from trials import record
-from trials.storage_url import mask_url
+from trials.storage import mask_url, open_storage_readonly, reading
 
 
-class StudyNotFoundError(LookupError):
+class StudyNotFoundError(FusionscopeError, LookupError):
     """The storage has no study of that name; the message lists the ones it has."""
 
 
-def _missing_sqlite_file(url: str) -> Path | None:
-    """The SQLite file a URL names when it does not exist (opening it would create it)."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None
-    database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    path = Path(database)
-    return None if path.exists() else path
-
-
 def open_study(storage: str, study_name: str) -> optuna.Study:
-    """Load a study, or raise ``StudyNotFoundError`` naming it and the studies that do exist.
+    """Load a study read-only, or raise ``StudyNotFoundError`` naming it and the studies that exist.
 
-    A missing SQLite file is reported as such instead of being silently created empty.
+    The storage is opened with ``trials.storage.open_storage_readonly``: a missing SQLite file,
+    or one that is not an Optuna storage, is refused (``StudyError``) and never created or
+    changed; ``mask_url`` is re-exported here for the analysis code that names storages.
     """
     shown = mask_url(storage)
-    missing = _missing_sqlite_file(storage)
-    if missing is not None:
-        raise StudyNotFoundError(
-            f"no study {study_name!r}: the SQLite storage file {missing} does not exist ({shown})"
-        )
-    names = optuna.get_all_study_names(storage)
-    if study_name not in names:
-        listed = ", ".join(repr(n) for n in sorted(names)) if names else "none"
-        raise StudyNotFoundError(
-            f"no study {study_name!r} in {shown}; studies in this storage: {listed}"
-        )
-    return optuna.load_study(study_name=study_name, storage=storage)
+    rdb = open_storage_readonly(storage)
+    with reading(storage):
+        names = optuna.get_all_study_names(rdb)
+        if study_name not in names:
+            listed = ", ".join(repr(n) for n in sorted(names)) if names else "none"
+            raise StudyNotFoundError(f"no study {study_name!r} in {shown}; studies in this storage: {listed}")
+        return optuna.load_study(study_name=study_name, storage=rdb)
 
 
 @dataclass(frozen=True)

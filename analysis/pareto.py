@@ -18,6 +18,8 @@ import optuna
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from search_space.errors import FusionscopeError
+
 from analysis.formatting import format_objective, format_spec, objective_label
 from analysis.load import Objective, TrialRow, study_objectives, trial_rows
 
@@ -25,7 +27,7 @@ from analysis.load import Objective, TrialRow, study_objectives, trial_rows
 _COST_AXES_ORDER = ("macs", "params", "latency")
 
 
-class UnknownObjectiveError(ValueError):
+class UnknownObjectiveError(FusionscopeError, ValueError):
     """An axis names no objective of the study; the message lists the ones it has."""
 
 

@@ -17,9 +17,15 @@ from typing import Sequence
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from search_space.errors import FusionscopeError
 
-class PngExportError(RuntimeError):
-    """PNG export is impossible here; the message says why and what to install or set."""
+
+class PngExportError(FusionscopeError, RuntimeError):
+    """PNG export is impossible here; the message says why and what to install or set.
+
+    Exit code 1, not 2: the HTML was written, only the optional picture is missing."""
+
+    exit_code = 1
 
 
 def write_pngs(figures: Sequence[go.Figure], paths: Sequence[Path]) -> list[Path]:

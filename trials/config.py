@@ -1,59 +1,74 @@
 """The search config (YAML): one file says what to search, on what data, for how long, where.
 
-Every section is a frozen dataclass checked on load, so a typo fails before anything starts
-and the error names the offending key as ``section.key``.
+Every section is a frozen dataclass that checks itself from its annotations on construction
+(``trials.checked``), so a typo or an impossible value fails before anything starts, the error
+names the offending key as ``section.key``, and a config built in code is checked exactly
+like one read from YAML.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 
 import yaml
 
 from search_space.space import SearchSpace
 from search_space.spec import SpecError
 from trials import record
+from trials.checked import Checked, ConfigError, bounded, check_keys, from_mapping
 from trials.data import DataConfig, DataError
 from trials.data import from_dict as data_from_dict
 
-SAMPLERS = ("nsga2", "tpe", "random", "grid")
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("cosine", "constant", "step")
+SamplerName = Literal["nsga2", "tpe", "random", "grid"]
+OptimizerName = Literal["sgd", "adamw"]
+ScheduleName = Literal["cosine", "constant", "step"]
+SAMPLERS = get_args(SamplerName)
+OPTIMIZERS = get_args(OptimizerName)
+SCHEDULES = get_args(ScheduleName)
 
+#: a search needs this many validation images (below it accuracy moves in steps of > 2 points)
+#: and training images (below it an epoch is a handful of batches); both named in the error
+MIN_VALIDATION_IMAGES = 50
+MIN_TRAINING_IMAGES = 100
+#: training-set sizes of the built-in datasets, to check the split before loading anything
+KNOWN_TRAIN_SIZES = {"fashion-mnist": 60000, "cifar10": 50000, "cifar100": 50000}
 
-class ConfigError(ValueError):
-    """A config problem; the message names the key (``section.key``) and what is allowed."""
+__all__ = ["ConfigError", "SearchConfig", "from_dict", "load"]
 
 
 @dataclasses.dataclass(frozen=True)
-class SamplerConfig:
+class SamplerConfig(Checked):
+    section = "sampler"
     # TPE by default: on the 612-spec table of benchmarks/search_quality.py it led at 12-32 trials
     # and stayed within 0.005 of the best sampler's hypervolume share up to 128
-    name: str = "tpe"
-    seed: int = 0
-    population_size: int | None = None  # NSGA-II generation size; None = budget/16 within [4, 50]
+    name: SamplerName = "tpe"
+    seed: int = bounded(0, min=0)
+    # NSGA-II generation size (Optuna needs at least 2); None = budget/16 within [4, 50]
+    population_size: int | None = bounded(None, min=2)
 
 
 @dataclasses.dataclass(frozen=True)
-class BudgetConfig:
-    trials: int = 12
-    epochs: int = 2
+class BudgetConfig(Checked):
+    section = "budget"
+    trials: int = bounded(12, min=1)
+    epochs: int = bounded(2, min=1)
     asha: bool = False  # early-stop weak candidates on accuracy (Ray's ASHA)
-    grace_epochs: int = 1
+    grace_epochs: int = bounded(1, min=1)
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    batch_size: int = 128
-    replicates: int = 1  # seeds per spec; replicate r uses seed + r for every spec (paired)
-    seed: int = 0
+class TrainingConfig(Checked):
+    section = "training"
+    optimizer: OptimizerName = "sgd"
+    lr: float = bounded(0.05, above=0)
+    momentum: float = bounded(0.9, min=0, below=1)
+    weight_decay: float = bounded(5e-4, min=0)
+    schedule: ScheduleName = "cosine"
+    batch_size: int = bounded(128, min=1)
+    replicates: int = bounded(1, min=1)  # seeds per spec; replicate r uses seed + r for every spec (paired)
+    seed: int = bounded(0, min=0)
     save_weights: bool = True
 
 
@@ -65,13 +80,23 @@ AUTO_MAX_CPUS_PER_TRIAL = 4
 
 
 @dataclasses.dataclass(frozen=True)
-class ResourcesConfig:
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0  # fractional values share one GPU between trials
-    concurrent: int = 2
-    retries: int = 1  # times Ray re-runs a trial whose worker died
-    latency_batch: int = 1
+class ResourcesConfig(Checked):
+    section = "resources"
+    cpus_per_trial: float = bounded(1.0, above=0)
+    gpus_per_trial: float = bounded(0.0, min=0)  # fractional values share one GPU between trials
+    concurrent: int = bounded(2, min=1)
+    retries: int = bounded(1, min=0)  # times Ray re-runs a trial whose worker died
+    latency_batch: int = bounded(1, min=1)
     auto: bool = False  # ``resources: auto``: the three above are chosen from the cluster by resolve()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.auto:
+            explicit = [k for k in ("cpus_per_trial", "gpus_per_trial", "concurrent")
+                        if getattr(self, k) != getattr(ResourcesConfig(), k)]
+            if explicit:
+                raise ConfigError(f"resources.{explicit[0]}: set it or resources.auto, not both "
+                                  "(auto chooses cpus_per_trial, gpus_per_trial and concurrent)")
 
     def resolve(self, cluster_cpus: float, cluster_gpus: float, batch_size: int) -> ResourcesConfig:
         """Concrete resources for ``auto`` (unchanged otherwise), once Ray knows the cluster.
@@ -85,10 +110,10 @@ class ResourcesConfig:
             return self
         cpus, gpus = max(1, int(cluster_cpus)), int(cluster_gpus)
         if gpus < 1:
-            return dataclasses.replace(self, cpus_per_trial=1.0, gpus_per_trial=0.0, concurrent=cpus)
+            return dataclasses.replace(self, auto=False, cpus_per_trial=1.0, gpus_per_trial=0.0, concurrent=cpus)
         per_gpu = next(n for smallest, n in AUTO_TRIALS_PER_GPU if batch_size >= smallest)
         concurrent = min(gpus * per_gpu, cpus)
-        return dataclasses.replace(self, concurrent=concurrent, gpus_per_trial=min(1.0, gpus / concurrent),
+        return dataclasses.replace(self, auto=False, concurrent=concurrent, gpus_per_trial=min(1.0, gpus / concurrent),
                                    cpus_per_trial=float(max(1, min(AUTO_MAX_CPUS_PER_TRIAL, cpus // concurrent))))
 
     def describe(self) -> str:
@@ -96,8 +121,19 @@ class ResourcesConfig:
                 f"{self.gpus_per_trial:g} GPU each")
 
 
+def check_study_name(name: Any) -> str:
+    """A study name names ``runs/<name>.db`` and Ray's result folder, so it must stay one path
+    component: not empty, no ``/`` or ``\\``, not ``.`` or ``..``."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"study={name!r}: expected a non-empty name")
+    if any(c in name for c in "/\\\0") or name in (".", "..") or name != name.strip():
+        raise ConfigError(f"study={name!r}: a study name becomes a file name under runs/; "
+                          "use letters, digits, '-', '_' or '.', without '/' or '\\'")
+    return name
+
+
 @dataclasses.dataclass(frozen=True)
-class SearchConfig:
+class SearchConfig(Checked):
     study: str = "fusionscope"
     storage: str | None = None  # None = sqlite:///runs/<study>.db
     data: DataConfig = DataConfig()
@@ -107,6 +143,41 @@ class SearchConfig:
     budget: BudgetConfig = BudgetConfig()
     training: TrainingConfig = TrainingConfig()
     resources: ResourcesConfig = ResourcesConfig()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_study_name(self.study)
+        if self.storage is not None and not self.storage.strip():
+            raise ConfigError("storage='': expected a URL, e.g. sqlite:///runs/search.db (or leave it out)")
+        for name in self.objectives:
+            if name not in record.OBJECTIVES:
+                raise ConfigError(f"objectives: unknown objective {name!r}; choose from {', '.join(record.OBJECTIVES)}")
+        if not 2 <= len(self.objectives) <= 3 or len(set(self.objectives)) != len(self.objectives):
+            raise ConfigError(f"objectives: list two or three distinct objectives, got {list(self.objectives)}")
+        if not isinstance(self.space, (Mapping, list)):
+            raise ConfigError(f"space: expected a mapping of dimension -> values, got {self.space!r}")
+        if isinstance(self.space, list) and self.sampler.name != "grid":
+            raise ConfigError("space: a list of subspaces (a union of grids) needs sampler.name: grid")
+        self._check_split()
+        self.search_space()  # raises ConfigError naming the space key
+
+    def _check_split(self) -> None:
+        """Enough validation and training images: val_fraction 0 would record accuracy 0.0 for
+        every trial, 0.99 of a small subset trains on a handful of images."""
+        d = self.data
+        if d.val_fraction <= 0:
+            raise ConfigError(f"data.val_fraction={d.val_fraction!r}: a search selects on validation accuracy, "
+                              f"so it needs validation images (at least {MIN_VALIDATION_IMAGES})")
+        size = d.subset if d.subset is not None else KNOWN_TRAIN_SIZES.get(d.dataset)
+        if size is None:  # an image folder: checked when it is loaded
+            return
+        n_val = max(1, round(d.val_fraction * size))
+        n_train = size - n_val
+        if n_val < MIN_VALIDATION_IMAGES or n_train < MIN_TRAINING_IMAGES:
+            raise ConfigError(
+                f"data.val_fraction={d.val_fraction!r} of {size} images leaves {n_train} training and {n_val} "
+                f"validation images; a search needs at least {MIN_TRAINING_IMAGES} and {MIN_VALIDATION_IMAGES}")
+
 
     @property
     def storage_url(self) -> str:
@@ -129,41 +200,23 @@ class SearchConfig:
 
 _SECTIONS = {"sampler": SamplerConfig, "budget": BudgetConfig, "training": TrainingConfig,
              "resources": ResourcesConfig}
+#: a bare word for a section: ``sampler: nsga2`` is ``{name: nsga2}``, ``resources: auto`` is ``{auto: true}``
+_SHORTHANDS = {"sampler": lambda word: {"name": word}, "resources": lambda word: {"auto": True} if word == "auto" else word}
 
 
-def _section(cls: type, section: str, raw: Any) -> Any:
-    if raw is None:
-        return cls()
-    if cls is ResourcesConfig and raw == "auto":
-        raw = {"auto": True}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{section}: expected a mapping of keys, got {raw!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown key {section}.{unknown[0]}; allowed keys in {section}: {', '.join(fields)}")
-    defaults = cls()
-    for key, value in raw.items():
-        default = getattr(defaults, key)
-        expected = type(default) if default is not None else int
-        ok = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if value is None and default is None:
-            ok = True
-        if not ok:
-            raise ConfigError(f"{section}.{key}={value!r}: expected {expected.__name__}")
-    return cls(**raw)
-
-
-def from_dict(raw: Mapping[str, Any]) -> SearchConfig:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"the config must be a mapping of sections, got {type(raw).__name__}")
-    fields = [f.name for f in dataclasses.fields(SearchConfig)]
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r}; allowed top-level keys: {', '.join(fields)}")
-    kwargs: dict[str, Any] = {k: _section(cls, k, raw.get(k)) for k, cls in _SECTIONS.items()}
+def from_dict(raw: Any) -> SearchConfig:
+    """The config from parsed YAML; an empty document, a list or a number is an error (never
+    the default search: a user who meant something else would start a 54k-image search)."""
+    if not isinstance(raw, Mapping) or not raw:
+        shown = "an empty file" if raw is None or raw == {} else f"{type(raw).__name__} {raw!r}"
+        raise ConfigError(f"the config must be a mapping of sections (study, data, space, ...), got {shown}")
+    check_keys(SearchConfig, raw, "")
+    kwargs: dict[str, Any] = {}
+    for key, cls in _SECTIONS.items():
+        value = raw.get(key)
+        if isinstance(value, str) and key in _SHORTHANDS:
+            value = _SHORTHANDS[key](value)
+        kwargs[key] = from_mapping(cls, value)
     try:
         kwargs["data"] = data_from_dict(raw.get("data") or {})
     except DataError as err:
@@ -171,56 +224,30 @@ def from_dict(raw: Mapping[str, Any]) -> SearchConfig:
     objectives = raw.get("objectives", SearchConfig.objectives)
     if isinstance(objectives, str):
         objectives = [objectives]
-    for name in objectives:
-        if name not in record.OBJECTIVES:
-            raise ConfigError(f"objectives: unknown objective {name!r}; choose from {', '.join(record.OBJECTIVES)}")
-    if not 2 <= len(objectives) <= 3 or len(set(objectives)) != len(objectives):
-        raise ConfigError(f"objectives: list two or three distinct objectives, got {list(objectives)}")
+    if not isinstance(objectives, (list, tuple)):
+        raise ConfigError(f"objectives: expected a list such as [accuracy, macs], got {objectives!r}")
     space = raw.get("space") or {}
     if isinstance(space, list) and (raw.get("sampler") or {}).get("name") != "grid":
         raise ConfigError("space: a list of subspaces (a union of grids) needs sampler.name: grid")
     if not isinstance(space, (Mapping, list)):
         raise ConfigError(f"space: expected a mapping of dimension -> values, got {space!r}")
-    study = raw.get("study", SearchConfig.study)
-    if not isinstance(study, str) or not study:
-        raise ConfigError(f"study={study!r}: expected a non-empty name")
-    config = SearchConfig(study=study, storage=raw.get("storage"), space=dict(space) if isinstance(space, Mapping) else space,
-                          objectives=tuple(objectives), **kwargs)
-    _check_values(config)
-    return config
-
-
-def _check_values(c: SearchConfig) -> None:
-    if c.sampler.name not in SAMPLERS:
-        raise ConfigError(f"sampler.name={c.sampler.name!r}; choose from {', '.join(SAMPLERS)}")
-    if c.training.optimizer not in OPTIMIZERS:
-        raise ConfigError(f"training.optimizer={c.training.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-    if c.training.schedule not in SCHEDULES:
-        raise ConfigError(f"training.schedule={c.training.schedule!r}; choose from {', '.join(SCHEDULES)}")
-    for key, value in (("budget.trials", c.budget.trials), ("budget.epochs", c.budget.epochs),
-                       ("training.batch_size", c.training.batch_size), ("training.replicates", c.training.replicates),
-                       ("resources.concurrent", c.resources.concurrent)):
-        if value < 1:
-            raise ConfigError(f"{key}={value!r}: must be at least 1")
-    if c.training.lr <= 0:
-        raise ConfigError(f"training.lr={c.training.lr!r}: must be positive")
-    if c.resources.auto:
-        explicit = [k for k in ("cpus_per_trial", "gpus_per_trial", "concurrent")
-                    if getattr(c.resources, k) != getattr(ResourcesConfig(), k)]
-        if explicit:
-            raise ConfigError(f"resources.{explicit[0]}: set it or resources.auto, not both "
-                              "(auto chooses cpus_per_trial, gpus_per_trial and concurrent)")
-    if c.resources.cpus_per_trial <= 0 or c.resources.gpus_per_trial < 0:
-        raise ConfigError("resources.cpus_per_trial must be > 0 and resources.gpus_per_trial >= 0")
-    c.search_space()  # raises ConfigError naming the space key
+    return SearchConfig(study=raw.get("study", SearchConfig.study), storage=raw.get("storage"),
+                        space=dict(space) if isinstance(space, Mapping) else list(space),
+                        objectives=tuple(objectives), **kwargs)
 
 
 def load(path: str | Path) -> SearchConfig:
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist" if not path.exists()
+                          else f"config file {str(path)!r} is not a file")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    return from_dict(raw or {})
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {err}") from None
+    try:
+        return from_dict(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None

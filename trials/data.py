@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from search_space.errors import FusionscopeError
+
 CACHE_DIR = Path.home() / ".cache" / "fusionscope"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 SUPPORTED = ("fashion-mnist", "cifar10", "cifar100", "imagefolder:<path>")
@@ -38,7 +40,7 @@ _IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 _CIFAR = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}
 
 
-class DataError(ValueError):
+class DataError(FusionscopeError, ValueError):
     """A data problem the user can fix in the config or on disk; the message says which."""
 
 

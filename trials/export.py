@@ -11,12 +11,13 @@ import torch
 from torch import nn
 
 from search_space.build import build_model
+from search_space.errors import FusionscopeError
 from search_space.spec import ArchSpec
 from trials import record
 
 
-class ExportError(RuntimeError):
-    pass
+class ExportError(FusionscopeError, RuntimeError):
+    """The trial cannot be exported (no such trial, weights that are missing or do not fit)."""
 
 
 def pick_trial(study: optuna.Study, number: int | None, best: str | None) -> optuna.trial.FrozenTrial:
@@ -37,20 +38,54 @@ def pick_trial(study: optuna.Study, number: int | None, best: str | None) -> opt
     return max(complete, key=lambda t: sign * t.values[i])
 
 
+def _checked_state(weights: Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict in ``weights``, refused unless it is one of ``model`` (and no pickled
+    code runs: ``weights_only=True``)."""
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as err:  # pickle errors, wrong keys, wrong shapes: all "not what it claims"
+        raise ExportError(f"{weights} is not a state_dict of this spec's model: {str(err).splitlines()[0]}") from None
+    return state
+
+
 def export_trial(trial: optuna.trial.FrozenTrial, num_classes: int, in_channels: int, image_size: int,
                  out_dir: str | Path) -> dict[str, Path]:
+    """Write ``spec.json`` (and ``weights.pt``) into ``out_dir``.
+
+    The trial's ``weights_path`` is checked before anything is written (a study can name any
+    file there), and what is written is the checked state dict, not a copy of the file; if
+    writing fails (disk full), the files this call made are removed again.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     spec = ArchSpec.from_params(trial.params)
     meta = {"spec": spec.to_dict(), "num_classes": num_classes, "in_channels": in_channels,
             "image_size": image_size, "trial": trial.number, "values": trial.values}
-    paths = {"spec": out / "spec.json"}
-    paths["spec"].write_text(json.dumps(meta, indent=2))
     weights = trial.user_attrs.get(record.WEIGHTS_PATH)
-    if weights and Path(weights).exists():
-        paths["weights"] = out / "weights.pt"
-        shutil.copyfile(weights, paths["weights"])
-        load_exported(out)  # refuse to hand out weights that do not fit the spec
+    state = None
+    if weights and Path(weights).is_file():
+        model = build_model(spec, num_classes, in_channels, image_size)
+        state = _checked_state(Path(weights), model)
+    made: list[Path] = []
+    paths = {"spec": out / "spec.json"}
+    try:
+        if not out.exists():
+            out.mkdir(parents=True)
+            made.append(out)
+        made.append(paths["spec"])
+        paths["spec"].write_text(json.dumps(meta, indent=2))
+        if state is not None:
+            paths["weights"] = out / "weights.pt"
+            made.append(paths["weights"])
+            torch.save(state, paths["weights"])
+    except OSError as err:
+        for path in reversed(made):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        raise ExportError(f"cannot write the export into {str(out)!r}: {err.strerror or err}; "
+                          "nothing was left behind") from None
     return paths
 
 
@@ -61,9 +96,5 @@ def load_exported(path: str | Path) -> nn.Module:
     model = build_model(ArchSpec.from_dict(meta["spec"]), meta["num_classes"], meta["in_channels"], meta["image_size"])
     weights = path / "weights.pt"
     if weights.exists():
-        try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-        except Exception as err:  # pickle errors, wrong keys, wrong shapes: all "not what it claims"
-            raise ExportError(f"{weights} is not a state_dict of this spec's model: {str(err).splitlines()[0]}") from None
+        _checked_state(weights, model)
     return model.eval()

@@ -12,19 +12,14 @@ import datetime
 import os
 import socket
 import threading
-import time
 import warnings
 from typing import Any, Callable
 
 import optuna
-import sqlalchemy
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
 
-from search_space.errors import FusionscopeError
 from trials import record
-from trials.storage_url import mask_url
 from trials.config import SearchConfig
+from trials.storage import GRACE_S, HEARTBEAT_S, StudyError, make_storage, mask_url  # noqa: F401  (re-exported)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Optuna warns that heartbeats are "supposed to be used with Study.optimize"; an ask/tell driver
@@ -32,59 +27,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 
-class StudyError(FusionscopeError, RuntimeError):
-    """The storage cannot be reached, or the study there does not fit the config."""
-
-
-def _seconds(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value and value.isdigit() and int(value) > 0 else default
-
-
-#: A live driver records a heartbeat for each of its running trials this often (seconds) ...
-HEARTBEAT_S = _seconds("FUSIONSCOPE_HEARTBEAT_S", 5)
-#: ... and a running trial whose heartbeat is older than this is stale: its driver is gone.
-GRACE_S = _seconds("FUSIONSCOPE_GRACE_S", 30)
 INTERRUPTED_REASON = "interrupted: the search stopped while it ran"
-
-
-def _sqlite_wal(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
-    cursor.close()
-
-
-def make_storage(url: str, heartbeat: bool = False) -> optuna.storages.RDBStorage:
-    """An RDBStorage for ``url``; a clear StudyError if it cannot be reached.  With ``heartbeat``
-    (a search's driver), running trials carry heartbeats (Optuna's ``heartbeat_interval`` /
-    ``grace_period``), so a trial is stale only when its driver has stopped beating."""
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        database = make_url(url).database
-        if database:
-            from pathlib import Path
-
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"connect_args": {"timeout": 60}}
-    else:
-        engine_kwargs = {"pool_pre_ping": True}
-    for attempt in range(5):
-        try:
-            beat = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S} if heartbeat else {}
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
-            break
-        except sqlalchemy.exc.IntegrityError:  # another process created the tables at the same moment
-            time.sleep(0.5 * (attempt + 1))
-        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as err:
-            text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise StudyError(f"cannot open storage {mask_url(url)}: {text.replace(url, mask_url(url))}") from None
-    else:
-        raise StudyError(f"cannot open storage {mask_url(url)}: its tables could not be created")
-    if url.startswith("sqlite"):
-        event.listen(storage.engine, "connect", _sqlite_wal)
-        storage.engine.dispose()  # reconnect so the pragma applies to every pooled connection
-    return storage
 
 
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 
 import pytest
 
-from analysis import commands
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="fusionscope")
-    commands.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """The command as the user runs it: ``fusionscope.cli.main`` prints an error once and returns its code."""
+    from fusionscope.cli import main
+
+    return main(list(argv))
 
 
 def test_report_writes_markdown_and_html(search_study, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""``analysis`` reads the storage alone: it never imports Ray, nor ``trials`` beyond its names."""
+"""``analysis`` reads the storage alone: it never imports Ray, nor ``trials`` beyond its names and its storage opening (``trials.storage``)."""
 
 from __future__ import annotations
 
@@ -19,4 +19,4 @@ def test_no_ray_and_only_trials_record():
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
-    assert json.loads(result.stdout.splitlines()[-1]) == ["trials", "trials.record"]
+    assert json.loads(result.stdout.splitlines()[-1]) == ["trials", "trials.record", "trials.storage"]

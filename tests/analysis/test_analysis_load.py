@@ -7,6 +7,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
+from trials.storage import StudyError
 from analysis.load import StudyNotFoundError, mask_url, open_study, study_objectives, trial_rows
 
 
@@ -57,6 +58,20 @@ def test_missing_study_names_it_and_lists_the_existing_ones(search_study):
 
 def test_missing_sqlite_file_is_reported_not_created(tmp_path):
     path = tmp_path / "absent.db"
-    with pytest.raises(StudyNotFoundError, match="does not exist"):
+    with pytest.raises(StudyError, match="does not exist"):
         open_study(f"sqlite:///{path}", "x")
     assert not path.exists()
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    import hashlib
+    import sqlite3
+
+    path = tmp_path / "notes.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(StudyError, match="not an Optuna storage"):
+        open_study(f"sqlite:///{path}", "x")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]

@@ -113,3 +113,20 @@ def test_unreachable_ray_address_fails_fast_and_the_study_is_untouched(recorded)
     assert f"127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr
     assert time.monotonic() - start < 60  # not ray.init's minutes of retries
     assert snapshot(url) == before
+
+
+def test_trials_never_imports_analysis_and_the_cli_sits_above_all():
+    """The floors: trials (every module, its commands included) imports no analysis module;
+    only the top-floor fusionscope.cli assembles all three packages' commands."""
+    code = (
+        "import json, sys, pkgutil, importlib, trials\n"
+        "for m in pkgutil.iter_modules(trials.__path__):\n"
+        "    if m.name != 'cli': importlib.import_module('trials.' + m.name)\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in ('analysis', 'fusionscope'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+    done = subprocess.run([sys.executable, "-m", "fusionscope", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    for command in ("search", "ablate", "cost", "pareto", "report", "export", "dashboard"):
+        assert command in done.stdout

@@ -166,7 +166,7 @@ def test_dashboard_serves_the_study_on_loopback_only(tmp_path: Path) -> None:
 def test_dashboard_start_line_masks_the_password(monkeypatch, capsys) -> None:
     """The line printed before serving names the storage with the password masked."""
     served = {}
-    monkeypatch.setattr("trials.study.make_storage", lambda url: object())
+    monkeypatch.setattr("trials.storage.open_storage_readonly", lambda url: object())
     monkeypatch.setattr("optuna_dashboard.run_server",
                         lambda storage, host, port: served.update(storage=storage, host=host, port=port))
     url = "postgresql+psycopg2://fusionscope:s3cr%40t-pw@db.example:5432/fusionscope"

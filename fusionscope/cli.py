@@ -1,0 +1,81 @@
+"""The ``fusionscope`` command: each package registers its own commands here, and every
+user-facing failure is caught once.
+
+``search_space``: cost; ``trials``: search, ablate, export, dashboard; ``analysis``: pareto,
+report.  Adding a command is a function and one ``register`` line in its package.  ``main``
+turns a ``FusionscopeError`` into one ``error: <message>`` line and its ``exit_code``; any
+other exception is a real bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+from typing import Sequence
+
+from search_space.errors import FusionscopeError
+
+#: errors of the machine, not of fusionscope: reported in one line, like bad input
+_FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+
+
+def version() -> str:
+    """The installed distribution's version, else the one pyproject.toml declares (source tree)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+    from pathlib import Path
+
+    try:
+        return dist_version("fusionscope")
+    except PackageNotFoundError:
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        return tomllib.loads(pyproject.read_text())["project"]["version"] + " (source tree)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from analysis import commands as analysis_commands
+    from analysis.report import write_report
+    from search_space import commands as search_space_commands
+    from trials import commands as trials_commands
+
+    parser = argparse.ArgumentParser(
+        prog="fusionscope",
+        description="Architecture search and ablations over CNN feature-fusion designs "
+                    "(CFN, SCFF, scFusion, HCNN), recorded in an Optuna study.")
+    parser.add_argument("--version", action="version", version=f"fusionscope {version()}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    trials_commands.register(sub, write_report=write_report)
+    search_space_commands.register(sub)
+    analysis_commands.register(sub)
+    return parser
+
+
+def _disk_full(err: BaseException) -> bool:
+    """ENOSPC from Python, or SQLite's own 'database or disk is full' (through SQLAlchemy)."""
+    if isinstance(err, OSError) and err.errno in _FULL_DISK:
+        return True
+    return "database or disk is full" in str(getattr(err, "orig", None) or err)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FusionscopeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except Exception as err:
+        if _disk_full(err):
+            where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+            print(f"error: no space left on the device{where}; free some and run the command again",
+                  file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

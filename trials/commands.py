@@ -1,0 +1,216 @@
+"""The ``search``, ``ablate``, ``export`` and ``dashboard`` commands of the ``fusionscope`` CLI.
+
+``fusionscope.cli`` calls ``register(subparsers)``; each handler returns the exit code and
+raises a ``FusionscopeError`` for anything the user can fix (``main`` prints it once).
+This module never imports ``analysis``: the search's ``--report`` option is handed a report
+writer by the CLI above both floors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from search_space.errors import FusionscopeError
+from trials import record
+from trials import storage as storage_mod
+
+#: set by ``fusionscope.cli``: ``write_report(storage_url, study, out_dir) -> {kind: path}``
+ReportWriter = Callable[[str, str, str], dict]
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int of at least 1 (``--trials 0`` is refused, not ignored)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 1-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 1 and 65535, got {value}")
+    return value
+
+
+def refuse_existing_file(path: str | Path, option: str = "-o") -> Path:
+    """Commands that write never overwrite a file the user already has."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FusionscopeError(f"{option} {str(path)!r} exists and is not a folder; "
+                               "name a new path (nothing was overwritten)")
+    return path
+
+
+# --- search / ablate -------------------------------------------------------------------
+def _print_summary(summary: Any) -> None:
+    print(f"study {summary.study!r} in {summary.storage}: {summary.complete} complete, "
+          f"{summary.pruned} pruned/skipped, {summary.failed} failed; Pareto front: {summary.front_size} trials")
+    print(f"next: fusionscope report --storage {shlex.quote(summary.storage)} "
+          f"--study {shlex.quote(summary.study)} -o report/")
+
+
+def _run(config: Any, args: argparse.Namespace) -> int:
+    from trials.search import run_search
+
+    if getattr(args, "report", None):
+        refuse_existing_file(args.report, "--report")
+    from trials.search import SearchInterrupted
+
+    try:
+        summary = run_search(config, storage_url=args.storage, address=args.address, progress=not args.no_progress,
+                             verbose=args.verbose)
+    except SearchInterrupted as stop:  # the line says how to resume: the same command
+        stop.args = (f"{stop}; to resume, run the same command again: "
+                     f"{shlex.join(['fusionscope', *sys.argv[1:]])}",)
+        raise
+    _print_summary(summary)
+    if getattr(args, "report", None):
+        paths = args.write_report(args.storage or config.storage_url, config.study, args.report)
+        for kind, path in paths.items():
+            print(f"wrote {kind}: {path}")
+    return 0
+
+
+def _override(config: Any, args: argparse.Namespace) -> Any:
+    """``--study``/``--trials``/``--storage`` over the config; the config re-checks itself."""
+    if args.study is not None:
+        config = dataclasses.replace(config, study=args.study)
+    if getattr(args, "trials", None) is not None:
+        config = dataclasses.replace(config, budget=dataclasses.replace(config.budget, trials=args.trials))
+    if args.storage is not None:
+        config = dataclasses.replace(config, storage=args.storage)
+    return config
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import optuna
+
+    from trials import config as config_mod
+
+    config = _override(config_mod.load(args.config), args)
+    if args.resume:  # read-only look: a missing file or study is an error, nothing is created
+        url = config.storage_url
+        with storage_mod.reading(url):
+            names = optuna.get_all_study_names(storage_mod.open_storage_readonly(url))
+        if config.study not in names:
+            raise FusionscopeError(f"--resume: no study {config.study!r} in {storage_mod.mask_url(url)}; "
+                                   f"studies there: {names or 'none'}")
+    return _run(config, args)
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from trials import config as config_mod
+    from trials.presets import preset_config
+
+    config = _override(config_mod.from_dict(preset_config(args.preset, args.replicates, args.epochs, args.subset)),
+                       args)
+    print(f"ablation {args.preset}: {len(config.search_space().grid())} specs x {config.training.replicates} replicates")
+    return _run(config, args)
+
+
+# --- export / dashboard -----------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    import optuna
+
+    from trials.export import export_trial, pick_trial
+
+    out = refuse_existing_file(args.output)
+    url = args.storage
+    rdb = storage_mod.open_storage_readonly(url)
+    with storage_mod.reading(url):
+        names = optuna.get_all_study_names(rdb)
+        if args.study not in names:
+            raise FusionscopeError(f"no study {args.study!r} in {storage_mod.mask_url(url)}; "
+                                   f"studies there: {', '.join(map(repr, sorted(names))) or 'none'}")
+        study = optuna.load_study(study_name=args.study, storage=rdb)
+        trial = pick_trial(study, args.trial, args.best)
+        classes, channels, size = study.user_attrs.get(
+            record.STUDY_DATA_SHAPE, [args.classes, args.in_channels, args.image_size])
+    paths = export_trial(trial, classes, channels, size, out)
+    for kind, path in paths.items():
+        print(f"wrote {kind}: {path}")
+    if "weights" not in paths:
+        print("no weights: the trial did not save any (training.save_weights, or it failed)")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import optuna_dashboard
+
+    storage = storage_mod.open_storage_readonly(args.storage)
+    print(f"optuna-dashboard for {storage_mod.mask_url(args.storage)} at http://{args.host}:{args.port}/ "
+          "(read-only; Ctrl-C stops)")
+    optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------
+_STORAGE_HELP = ("SQLAlchemy URL of the Optuna storage, e.g. sqlite:///runs/search.db or "
+                 "postgresql+psycopg2://user:password@host/db (passwords are never printed)")
+
+
+def register(sub: argparse._SubParsersAction, write_report: ReportWriter) -> None:
+    """Add search, ablate, export and dashboard; ``write_report`` serves ``--report DIR``."""
+    from trials.presets import PRESETS
+
+    def add_run_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--storage", help="SQLAlchemy URL of the Optuna storage (default: the config's, "
+                                         "else sqlite:///runs/<study>.db); PostgreSQL for many machines")
+        p.add_argument("--study", help="study name (default: the config's); one file name, no '/'")
+        p.add_argument("--address", help="address of a running Ray cluster (default: start Ray locally)")
+        p.add_argument("--trials", type=positive_int, help="override budget.trials (at least 1)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--verbose", action="store_true", help="also show Ray's, Tune's and Optuna's own output")
+        p.add_argument("--report", metavar="DIR", help="when done, write the Pareto plot and report into DIR")
+        p.set_defaults(write_report=write_report)
+
+    p = sub.add_parser("search", help="run or continue a multi-objective search",
+                       description="Run a search from a YAML config; the same command again continues it.")
+    p.add_argument("--config", required=True, help="YAML config (see configs/quickstart.yaml)")
+    p.add_argument("--resume", action="store_true", help="continue an existing study (error if there is none)")
+    add_run_options(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ablate", help="run a ready-made ablation that mirrors a paper's table",
+                       description="Presets: " + "; ".join(f"{k}: {v['about']}" for k, v in PRESETS.items()))
+    p.add_argument("--preset", required=True, choices=sorted(PRESETS), help="which ablation to run")
+    p.add_argument("--replicates", type=positive_int, default=3, help="seeds per spec (default 3)")
+    p.add_argument("--epochs", type=positive_int, default=2, help="training epochs per trial (default 2)")
+    p.add_argument("--subset", type=positive_int, default=4000, help="Fashion-MNIST training images (default 4000)")
+    add_run_options(p)
+    p.set_defaults(func=cmd_ablate)
+
+    p = sub.add_parser("export", help="write a trial's spec, weights and a loadable module",
+                       description="Load it back with trials.export.load_exported(DIR). Opens the storage read-only.")
+    p.add_argument("--storage", required=True, help=_STORAGE_HELP)
+    p.add_argument("--study", required=True, help="study name in that storage")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--trial", type=int, help="trial number")
+    which.add_argument("--best", metavar="OBJECTIVE", help="best complete trial for this objective")
+    p.add_argument("-o", "--output", required=True, help="output folder (an existing file is refused)")
+    p.add_argument("--classes", type=positive_int, default=10,
+                   help="used only if the study did not record its data shape")
+    p.add_argument("--in-channels", type=positive_int, default=1,
+                   help="used only if the study did not record its data shape")
+    p.add_argument("--image-size", type=positive_int, default=28,
+                   help="used only if the study did not record its data shape")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("dashboard", help="serve optuna-dashboard for a storage on 127.0.0.1 (read-only)")
+    p.add_argument("--storage", required=True, help=_STORAGE_HELP + "; opened read-only")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: local only)")
+    p.add_argument("--port", type=port_number, default=8080, help="TCP port, 1-65535 (default 8080)")
+    p.set_defaults(func=cmd_dashboard)

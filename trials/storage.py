@@ -1,0 +1,214 @@
+"""Storage URLs: opening them to write (a search) or only to read (report, pareto, export, dashboard).
+
+Two ways in, because Optuna's ``RDBStorage`` creates its tables in whatever database a URL
+names: right for a search, wrong for a command that only reads.  ``open_storage`` (search,
+ablate) creates the SQLite file and its folder; ``open_storage_readonly`` refuses a missing
+file, a file that is not an Optuna storage, and opens SQLite files through SQLite's own
+read-only mode, so a reader can never change what it reads (a mistyped path creates nothing,
+a foreign SQLite file gets no Optuna tables).
+
+SQLite is opened in WAL mode with a long busy timeout so a reader (the dashboard, a report)
+can sit on the file while the search writes: WAL lets readers and one writer proceed
+together, and the timeout turns the remaining writer/writer overlaps into waits instead of
+``database is locked``.
+
+Every failure here is a ``StudyError`` (a ``FusionscopeError``) naming the masked URL.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import optuna
+import sqlalchemy
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from search_space.errors import FusionscopeError
+
+#: the tables every Optuna RDB storage has; a database without them is not one
+OPTUNA_TABLES = ("studies", "trials", "version_info")
+SQLITE_TIMEOUT_S = 60
+
+
+class StudyError(FusionscopeError, RuntimeError):
+    """The storage cannot be reached, created or read, or the study there does not fit the
+    config; the message names the masked URL.  (``trials.study`` re-exports it.)"""
+
+
+def mask_url(url: str) -> str:
+    """The storage URL with its password replaced by ``***``, safe to print or write.
+
+    Done on the text rather than through SQLAlchemy's parser, because a password with an
+    unescaped ``@`` (``u:p@ss@host``) parses as password ``p`` at host ``ss@host``: the user
+    info is everything up to the *last* ``@`` of the authority, so that is what is masked.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    at = rest.rfind("@")
+    if at < 0:
+        return url
+    user, colon, _password = rest[:at].partition(":")
+    if not colon:
+        return url
+    return f"{scheme}://{user}:***@{rest[at + 1:]}"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file an SQLite URL names; None for other backends; StudyError for no file at all
+    (or for a password with an unescaped ``@``, which every parser would split wrongly and
+    a driver would then print the rest of as a host name)."""
+    _scheme, _sep, rest = url.partition("://")
+    if rest[:rest.rfind("@")].count("@"):
+        raise StudyError(f"{mask_url(url)}: the password holds an '@'; write it as %40 in the URL")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StudyError(f"{mask_url(url)!r} is not a storage URL; e.g. sqlite:///runs/search.db "
+                           "or postgresql+psycopg2://user:password@host/db") from None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        raise StudyError(f"{url!r} names no file: an in-memory study is lost when the command ends; "
+                           "write sqlite:///path/to/file.db")
+    return Path(parsed.database)
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
+    cursor.close()
+
+
+def _describe(url: str, err: BaseException) -> str:
+    cause = _first_line(err).replace(url, mask_url(url))
+    if isinstance(err, ImportError) and url.startswith("postgresql://"):
+        # SQLAlchemy >= 2.1 maps a bare postgresql:// to psycopg 3, not psycopg2
+        cause = cause.rstrip(".") + "; with psycopg2 installed, write the URL as postgresql+psycopg2://..."
+    return cause
+
+
+def _seconds(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value and value.isdigit() and int(value) > 0 else default
+
+
+#: A live driver records a heartbeat for each of its running trials this often (seconds) ...
+HEARTBEAT_S = _seconds("FUSIONSCOPE_HEARTBEAT_S", 5)
+#: ... and a running trial whose heartbeat is older than this is stale: its driver is gone.
+GRACE_S = _seconds("FUSIONSCOPE_GRACE_S", 30)
+
+
+def make_storage(url: str, heartbeat: bool = False) -> optuna.storages.RDBStorage:
+    """An RDBStorage to write a search into, created when missing; StudyError if impossible.
+    With ``heartbeat`` (a search's driver), running trials carry heartbeats (Optuna's
+    ``heartbeat_interval``/``grace_period``), so a trial is stale only when its driver stopped."""
+    if not isinstance(url, str):
+        raise StudyError(f"storage={url!r}: expected a URL string")
+    path = _sqlite_path(url)
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StudyError(f"cannot create the folder {str(path.parent)!r} for {mask_url(url)}: "
+                               f"{err.strerror or err}") from None
+        engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    for attempt in range(5):
+        try:
+            beat = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S} if heartbeat else {}
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
+            break
+        except sqlalchemy.exc.IntegrityError:  # another process created the tables at the same moment
+            time.sleep(0.5 * (attempt + 1))
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
+            raise StudyError(f"cannot open storage {mask_url(url)}: {_describe(url, err)}") from None
+    else:
+        raise StudyError(f"cannot open storage {mask_url(url)}: its tables could not be created")
+    if path is not None:
+        event.listen(storage.engine, "connect", _sqlite_wal)
+        storage.engine.dispose()  # reconnect so the pragma applies to every pooled connection
+    return storage
+
+
+def _check_sqlite_is_optuna(url: str, path: Path) -> None:
+    """Refuse a missing file, a file that is not SQLite, and an SQLite file without Optuna's tables."""
+    if not path.is_file():
+        raise StudyError(f"the SQLite storage file {str(path)!r} does not exist ({mask_url(url)})")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=SQLITE_TIMEOUT_S)
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        raise StudyError(f"cannot read {str(path)!r} as an SQLite storage: {err}") from None
+    missing = [t for t in OPTUNA_TABLES if t not in tables]
+    if missing:
+        raise StudyError(f"{str(path)!r} is not an Optuna storage (no table {missing[0]!r}); "
+                           "it was left untouched")
+
+
+def open_storage_readonly(url: str) -> optuna.storages.RDBStorage:
+    """An RDBStorage that cannot change the database: for report, pareto, export, dashboard.
+
+    SQLite: the file must exist and hold Optuna's tables, and every connection is opened with
+    ``mode=ro`` (SQLite refuses any write, so nothing Optuna does on open can alter the file).
+    Other backends: the database must already hold Optuna's tables (checked before Optuna
+    would create them).
+    """
+    if not isinstance(url, str):
+        raise StudyError(f"storage={url!r}: expected a URL string")
+    path = _sqlite_path(url)
+    if path is not None:
+        _check_sqlite_is_optuna(url, path)
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        engine_kwargs: dict[str, Any] = {
+            "creator": lambda: sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S, check_same_thread=False)}
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+        try:
+            engine = sqlalchemy.create_engine(url, **engine_kwargs)
+            try:
+                tables = set(sqlalchemy.inspect(engine).get_table_names())
+            finally:
+                engine.dispose()
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
+            raise StudyError(f"cannot open storage {mask_url(url)}: {_describe(url, err)}") from None
+        missing = [t for t in OPTUNA_TABLES if t not in tables]
+        if missing:
+            raise StudyError(f"{mask_url(url)} is not an Optuna storage (no table {missing[0]!r}); "
+                               "it was left untouched")
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, skip_table_creation=True)
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError, RuntimeError) as err:
+        raise StudyError(f"cannot open storage {mask_url(url)}: {_describe(url, err)}") from None
+
+
+@contextmanager
+def reading(url: str) -> Iterator[None]:
+    """Turn a storage that breaks while read (a corrupted page, a dropped connection) into a
+    StudyError naming it, instead of a traceback from deep inside SQLAlchemy."""
+    try:
+        yield
+    except (sqlalchemy.exc.SQLAlchemyError, sqlite3.DatabaseError) as err:
+        raise StudyError(f"cannot read the storage {mask_url(url)}: {_describe(url, err)}") from None
+    except optuna.exceptions.StorageInternalError as err:  # Optuna's wrapper around a failed session
+        cause = err.__cause__ if err.__cause__ is not None else err
+        raise StudyError(f"cannot read the storage {mask_url(url)}: {_describe(url, cause)}") from None
+
+
+__all__ = ["OPTUNA_TABLES", "StudyError", "make_storage", "mask_url", "open_storage_readonly", "reading"]
