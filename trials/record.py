@@ -31,6 +31,7 @@ LATENCY_MS: Final = "latency_ms"  # float or None
 COST_BREAKDOWN: Final = "cost_breakdown"  # {"params": {part: int}, "macs": {part: int}}
 ACCURACY_REPLICATES: Final = "accuracy_replicates"  # list[float], final val acc per seed
 VAL_ACCURACY_HISTORY: Final = "val_accuracy_history"  # list[float], mean val acc per epoch
+VAL_ACCURACY_BY_REPLICATE: Final = "val_accuracy_by_replicate"  # list[list[float]]: per seed, val acc per epoch
 TRAIN_TIME_S: Final = "train_time_s"  # float, training wall time (all replicates)
 SEEDS: Final = "seeds"  # list[int], one per replicate
 DEVICE: Final = "device"  # "cpu", "cuda:0 (NVIDIA H100 ...)"
