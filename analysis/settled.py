@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+import plotly.graph_objects as go
+
 from analysis.ablation import factor_label
 from analysis.effects import (
     Contrast,
@@ -160,3 +162,29 @@ def study_effects(rows: Sequence[TrialRow], space: Mapping[str, Any] | None = No
         factors.append(FactorEffects(factor, factor_label(factor), reference, notes.get(factor), tuple(out)))
     return StudyEffects(fit.method, fit.n_observations, fit.n_designs, fit.n_coefficients, fit.rank, fit.note,
                         epochs, tuple(factors))
+
+
+def effects_by_epoch_figure(factor: FactorEffects) -> go.Figure | None:
+    """Each level's effect (points, 95% interval) against epoch; None without per-epoch estimates."""
+    figure = go.Figure()
+    for level in factor.levels:
+        path = [e for e in level.by_epoch if e.contrast.estimate is not None]
+        if not path:
+            continue
+        figure.add_trace(go.Scatter(
+            x=[e.epoch for e in path],
+            y=[e.contrast.estimate for e in path],
+            error_y={"type": "data", "symmetric": False,
+                     "array": [e.contrast.ci_high - e.contrast.estimate for e in path],
+                     "arrayminus": [e.contrast.estimate - e.contrast.ci_low for e in path]},
+            mode="lines+markers",
+            name=f"{level.level} ({'settled' if level.settled else 'not settled' if level.settled is False else '?'})",
+        ))
+    if not figure.data:
+        return None
+    figure.add_hline(y=0, line_dash="dot", line_color="grey")
+    figure.update_layout(
+        title=f"{factor.label}: effect vs {factor.reference} by epoch (95% intervals)",
+        xaxis_title="epoch", yaxis_title="effect (accuracy points)", height=360, template="plotly_white",
+    )
+    return figure
