@@ -102,10 +102,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     from trials import config as config_mod
-    from trials.presets import preset_config
+    from trials.presets import apply_overrides, preset_config
 
     try:
-        raw = preset_config(args.preset, args.replicates, args.epochs, args.subset)
+        raw = apply_overrides(preset_config(args.preset, args.replicates, args.epochs, args.subset), args.set)
         config = _override(config_mod.from_dict(raw), args)
     except (KeyError, ConfigError) as err:
         return _fail(str(err.args[0]))
@@ -164,7 +164,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 # --- parser ----------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    from trials.presets import PRESETS
+    from trials.presets import DEFAULT_EPOCHS, DEFAULT_REPLICATES, DEFAULT_SUBSET, PRESETS
 
     parser = argparse.ArgumentParser(
         prog="fusionscope",
@@ -191,9 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ablate", help="run a ready-made ablation that mirrors a paper's table",
                        description="Presets: " + "; ".join(f"{k}: {v['about']}" for k, v in PRESETS.items()))
     p.add_argument("--preset", required=True, choices=sorted(PRESETS))
-    p.add_argument("--replicates", type=int, default=3, help="seeds per spec (default 3)")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--subset", type=int, default=4000, help="Fashion-MNIST training images (default 4000)")
+    p.add_argument("--replicates", type=int, default=DEFAULT_REPLICATES, help=f"seeds per spec (default {DEFAULT_REPLICATES})")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}: the reference design has stopped rising (benchmarks/preset_budget.py)")
+    p.add_argument("--subset", type=int, default=DEFAULT_SUBSET, help=f"Fashion-MNIST training images (default {DEFAULT_SUBSET})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override the space (width=32) or a section (training.lr=0.1, data.subset=8000); repeatable")
     add_run_options(p)
     p.set_defaults(func=cmd_ablate)
 
