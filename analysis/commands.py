@@ -1,4 +1,4 @@
-"""The ``pareto`` and ``report`` subcommands of the ``fusionscope`` CLI.
+"""The ``pareto``, ``report`` and ``compare`` subcommands of the ``fusionscope`` CLI.
 
 ``trials.cli`` calls ``register(subparsers)``; each subcommand stores its handler as
 ``args.func``, which returns the process exit code (0 ok, 1 PNG export impossible,
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from analysis.compare import CompareError, write_comparison
 from analysis.formatting import MACS_CONVENTION
 from analysis.load import StudyNotFoundError, mask_url, open_study
 from analysis.pareto import UnknownObjectiveError, pareto_figure, pareto_info
@@ -83,8 +84,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Write compare.html and compare.md: two or more studies on one reference point."""
+    try:
+        paths = write_comparison(args.storage, args.study, args.output)
+    except (StudyNotFoundError, CompareError) as exc:
+        return _fail(exc.args[0])
+    except (SQLAlchemyError, ImportError) as exc:
+        return _storage_error(args.storage, exc)
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``pareto`` and ``report`` subcommands to the main CLI's subparsers."""
+    """Add the ``pareto``, ``report`` and ``compare`` subcommands to the main CLI's subparsers."""
     pareto = subparsers.add_parser(
         "pareto",
         help="interactive Pareto-front plot of a study (HTML, optional PNG)",
@@ -126,3 +140,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--png", action="store_true", help=_PNG_HELP)
     report.set_defaults(func=cmd_report)
+
+    compare = subparsers.add_parser(
+        "compare",
+        help="overlay the Pareto fronts and hypervolume histories of several studies",
+        description=(
+            "Write compare.html (plots) and compare.md for two or more studies with the same "
+            "objectives: their Pareto fronts overlaid, their hypervolume histories against one "
+            "shared reference point, and tables of hypervolume, front sizes, each study's share "
+            "of the union front, where it leads, and whose front dominates whose."
+        ),
+    )
+    compare.add_argument("--storage", required=True, metavar="URL", help=_STORAGE_HELP)
+    compare.add_argument("--study", required=True, action="append", metavar="NAME",
+                         help="a study in that storage; give it twice or more")
+    compare.add_argument("-o", "--output", default="compare", metavar="DIR",
+                         help="directory to write into (default: compare/)")
+    compare.set_defaults(func=cmd_compare)
