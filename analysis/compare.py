@@ -22,11 +22,15 @@ from analysis.formatting import format_objective
 from analysis.hypervolume import HypervolumeHistory, data_reference_point, describe_reference, hypervolume_history
 from analysis.load import Objective, TrialRow, mask_url, open_study, study_objectives, trial_rows
 from analysis.pareto import non_dominated
-from search_space.errors import FusionscopeError
 
 
-class CompareError(FusionscopeError):
-    """Studies that cannot be compared (too few, or different objectives); the message says which."""
+class CompareError(ValueError):
+    """Studies that cannot be compared (too few, or different objectives); the message says which.
+
+    A ``ValueError`` like ``analysis.pareto.UnknownObjectiveError``, caught by ``cmd_compare``:
+    on this branch ``search_space/__init__`` still imports torch, so deriving from
+    ``search_space.errors.FusionscopeError`` would pull torch into ``analysis``.
+    """
 
 
 @dataclass(frozen=True)
