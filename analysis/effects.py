@@ -45,6 +45,8 @@ CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
 ABSENT = "n/a"  # the level of a conditional param where it does not apply
 METHOD = "OLS on design means (random intercept per design), treatment coding, t on residual designs, Holm across levels"
+SATURATED_METHOD = ("OLS on seeds (each design its own coefficient, so seed noise is the whole error), "
+                    "treatment coding, Holm across levels")
 #: Alternatives kept for the tests that show why ``METHOD`` is the default.
 NAIVE_METHOD = "OLS on seeds as if independent, treatment coding, Holm across levels"
 CLUSTER_METHOD = "OLS on seeds, cluster-robust by design (t, designs − 1 df), Holm across levels"
@@ -161,6 +163,7 @@ def fit_effects(
             **{f: [level_key(o.params[f]) if f in o.params else ABSENT for o in observations] for f in factors},
         }
     )
+    seeds = frame
     if errors == "design":
         frame = frame.groupby("design", sort=False).agg({"y": "mean", **{f: "first" for f in factors}})
         frame = frame.reset_index()
@@ -177,6 +180,7 @@ def fit_effects(
             for level in present:
                 name = _column_name(f, len(columns))
                 frame[name] = (frame[f] == level).astype(float)
+                seeds[name] = (seeds[f] == level).astype(float)
                 terms.append(name)
                 columns[(f, level)] = name
         else:
@@ -187,20 +191,27 @@ def fit_effects(
     formula = "y ~ " + (" + ".join(terms) if terms else "1")
     n_designs = frame["design"].nunique()
     model = smf.ols(formula, frame)
+    rank = _rank(model.exog)
+    if errors == "design" and n_designs <= rank < len(seeds):
+        # Saturated: every design has its own coefficients, so there is no departure from the
+        # model left to estimate and seed noise is the whole error (a one-factor grid, a preset).
+        method, frame = SATURATED_METHOD, seeds
+        model = smf.ols(formula, frame)
+        rank = _rank(model.exog)
     exog = model.exog
     names = list(model.exog_names)
     index = {name: i for i, name in enumerate(names)}
-    _, singular, vt = np.linalg.svd(exog, full_matrices=True)
-    rank = int((singular > _TOL * max(singular.max(initial=0.0), 1.0)).sum())
+    _, _, vt = np.linalg.svd(exog, full_matrices=True)
     null = vt[rank:].T  # columns: directions the data cannot tell apart
 
     contrasts: dict[str, dict[str, Contrast]] = {f: {} for f in factors}
     means: dict[str, dict[str, Mean]] = {f: {} for f in factors}
     fit_note = None
-    if n_designs <= rank:
+    units, what = (n_designs, "designs") if method in (METHOD, CLUSTER_METHOD) else (len(frame), "seed replicates")
+    if units <= rank:
         fit_note = (
-            f"too few designs: {n_designs} distinct designs for {rank} coefficients "
-            "(the errors need more designs than coefficients)"
+            f"too few designs: {units} {what} for {rank} coefficients "
+            "(the errors need more of them than coefficients)"
         )
         result = None
     else:
@@ -264,6 +275,11 @@ def fit_effects(
         means[f] = _marginal_means(f, levels[f], frame, exog, columns, index, children, observed, estimable,
                                    test if result is not None else None)
     return ModelFit(method, len(observations), int(n_designs), len(names), rank, contrasts, means, fit_note)
+
+
+def _rank(exog: np.ndarray) -> int:
+    singular = np.linalg.svd(exog, compute_uv=False)
+    return int((singular > _TOL * max(singular.max(initial=0.0), 1.0)).sum())
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from analysis.effects import fit_effects, holm, study_levels
+from analysis.effects import SATURATED_METHOD, fit_effects, holm, study_levels
 from analysis.load import trial_rows
 from analysis.settled import NOT_SETTLED, final_observations, study_effects
-from tests.analysis.synthetic_effects import TRUTH, learning_curve_study, random_search_study
+from tests.analysis.synthetic_effects import TRUTH, add_trial, learning_curve_study, new_study, random_search_study
 
 
 def _coverage(studies: int, errors: str, **kwargs) -> tuple[float, float, int]:
@@ -75,9 +75,11 @@ def test_confounded_and_unobserved_levels_are_not_estimable_with_a_reason():
 
 
 def test_too_few_designs_is_said_not_computed():
-    rng = np.random.default_rng(5)
-    rows = trial_rows(random_search_study(rng, trials=4))
-    effects = study_effects(rows, None)
+    study = new_study()  # three designs, one seed each, three coefficients: nothing left to measure error
+    add_trial(study, {"fusion": "none", "width": 16}, [0.80])
+    add_trial(study, {"fusion": "sum", "width": 16}, [0.81])
+    add_trial(study, {"fusion": "none", "width": 32}, [0.82])
+    effects = study_effects(trial_rows(study), {"fusion": ["none", "sum"], "width": [16, 32]})
     contrasts = [lvl.contrast for f in effects.factors for lvl in f.levels if lvl.contrast is not None]
     assert contrasts and all(c.estimate is None for c in contrasts)
     assert any("too few designs" in c.reason for c in contrasts)
@@ -109,3 +111,16 @@ def test_an_effect_that_flips_sign_late_is_not_settled_and_a_stable_one_is():
     assert flip_lc.settled is False and flip_lc.settled_note.startswith(NOT_SETTLED)
     assert stable_lc.settled is True and "positive" in stable_lc.settled_note
     assert stable_lc.contrast.ci_low <= 3.0 <= stable_lc.contrast.ci_high
+
+
+def test_a_one_factor_grid_uses_the_seeds_as_its_error():
+    """A preset: every design its own coefficient, replicates per design; the effect is still estimated."""
+    rng = np.random.default_rng(4)
+    study = new_study()
+    for fusion, effect in (("none", 0.0), ("sum", 1.5), ("lc", -1.0)):
+        add_trial(study, {"fusion": fusion, "width": 16}, list((80 + effect + rng.normal(0, 0.3, 3)) / 100))
+    effects = study_effects(trial_rows(study), {"fusion": ["none", "sum", "lc"]})
+    assert effects.method == SATURATED_METHOD
+    levels = {level.level: level.contrast for level in effects.factor("fusion").levels}
+    assert levels["sum"].ci_low <= 1.5 <= levels["sum"].ci_high
+    assert levels["lc"].ci_low <= -1.0 <= levels["lc"].ci_high
