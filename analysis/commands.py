@@ -69,7 +69,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write report.md, report.html and pareto.html (and optionally PNGs) for one study."""
+    """Write report.md, report.html, report.json and pareto.html (and optionally PNGs) for one study."""
     try:
         paths = write_report(args.storage, args.study, args.output, png=args.png)
     except StudyNotFoundError as exc:
@@ -126,10 +126,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report",
         help="full study report: Pareto front, hypervolume, ablation tables, importance",
         description=(
-            "Write report.md and a self-contained report.html (plus pareto.html) for a study: "
-            "the Pareto front, the hypervolume history with its reference point, one ablation "
-            "table per param (accuracy mean ± sd, 95% intervals, paired differences against "
-            "the reference level, params, MACs), param importance and failed trials."
+            "Write report.md, a self-contained report.html, report.json (every number) and "
+            "pareto.html for a study: the Pareto front, the hypervolume history with its "
+            "reference point, one ablation table per param (each level's effect against the "
+            "reference from an additive model over all trials, Holm-adjusted, followed across "
+            "epochs and marked settled or not; exact paired differences; accuracy mean ± sd, "
+            "params, MACs), param importance and failed trials."
         ),
     )
     report.add_argument("--storage", required=True, metavar="URL", help=_STORAGE_HELP)

@@ -166,6 +166,14 @@ def _accuracy_cell(level: LevelStats | None) -> str:
     return f"{format_percent(level.accuracy_mean)} ± {sd}"
 
 
+def _level_interval_cell(level: LevelStats | None) -> str:
+    if level is None:
+        return "—"
+    if level.accuracy_interval is None:
+        return "none (one replicate)"
+    return format_interval(level.accuracy_interval)
+
+
 def _points(value: float) -> str:
     return f"{value:+.2f}"
 
@@ -254,7 +262,7 @@ def _ablation_sections(report: Report) -> list[Section]:
                 f"{effect.level} (reference)" if effect.contrast is None else str(effect.level),
                 _model_cell(effect), _p_cell(effect), _budget_cell(effect), _mean_cell(effect),
                 _pairs_cell(stats, effect), _accuracy_cell(stats),
-                format_interval(stats.accuracy_interval) if stats else "—",
+                _level_interval_cell(stats),
                 format_count(stats.params_mean) if stats else "—",
                 format_count(stats.macs_mean) if stats else "—",
                 str(stats.n_trials) if stats else "0", str(stats.n_replicates) if stats else "0",

@@ -107,6 +107,9 @@ def test_report_json_holds_the_numbers_of_the_markdown(search_study, tmp_path):
     for factor, levels in data["effects"].items():
         for level, effect in levels.items():
             assert (effect["estimate"] is None) == bool(effect["reason"]), (factor, level)
+    ablation = markdown.split("## Ablation")[1].split("## Parameter importance")[0]
+    cells = [c.strip() for line in ablation.splitlines() if line.startswith("| ") for c in line.split(" | ")]
+    assert "n/a" not in cells and not any(c.startswith("n/a ") for c in cells)  # every blank says why
     assert data["pareto_front"] == sorted(p.number for p in report.pareto.front)
     assert data["hypervolume"]["final"] == report.hypervolume.final
     assert data["hypervolume"]["reference_point"] == dict(report.hypervolume.reference_point)
