@@ -30,7 +30,6 @@ coefficient is its effect with the other factors held fixed.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -39,7 +38,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from analysis.ablation import LEVEL_ORDER, factor_label, factor_order, ordered_levels
+from analysis.ablation import LEVEL_ORDER, factor_order, ordered_levels
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
@@ -363,7 +362,3 @@ def study_levels(
         levels[factor] = ordered
         references[factor] = reference
     return levels, references, notes
-
-
-def finite_or_none(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else x

@@ -69,8 +69,7 @@ def main() -> None:
         mean = [sum(col) / len(col) for col in zip(*by_seed)]
         curves[fusion] = {"spec": spec.to_dict(), "by_seed": by_seed, "mean_by_epoch": mean,
                           "wall_s": round(time.perf_counter() - start, 1)}
-        result_history = mean
-        print(fusion, [round(a, 4) for a in result_history], flush=True)
+        print(fusion, [round(a, 4) for a in mean], flush=True)
     reference = curves["none"]["mean_by_epoch"]
     out = {
         "about": __doc__.splitlines()[0],
