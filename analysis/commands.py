@@ -1,4 +1,4 @@
-"""The ``pareto`` and ``report`` commands of the ``fusionscope`` CLI.
+"""The ``pareto``, ``report`` and ``compare`` commands of the ``fusionscope`` CLI.
 
 ``fusionscope.cli`` calls ``register(subparsers)``; each command stores its handler as
 ``args.func``, which returns 0 or raises a ``FusionscopeError`` (``main`` prints it once:
@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from analysis.compare import write_comparison
 from analysis.formatting import MACS_CONVENTION
 from analysis.load import open_study
 from analysis.pareto import pareto_figure, pareto_info
@@ -70,12 +71,25 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write report.md, report.html and pareto.html (and optionally PNGs) for one study."""
+    """Write report.md, report.html, report.json and pareto.html (and optionally PNGs) for one study."""
     output = Path(args.output)
     _refuse_existing_file(output)
     open_study(args.storage, args.study)  # refuse a missing or foreign storage before making the folder
     with reading(args.storage), _writing(output):
         paths = write_report(args.storage, args.study, output, png=args.png)
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Write compare.html and compare.md: two or more studies on one reference point."""
+    output = Path(args.output)
+    _refuse_existing_file(output)
+    for name in args.study:
+        open_study(args.storage, name)  # refuse a missing or foreign storage before making the folder
+    with reading(args.storage), _writing(output):
+        paths = write_comparison(args.storage, args.study, output)
     for path in paths.values():
         print(f"wrote {path}")
     return 0
@@ -124,3 +138,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--png", action="store_true", help=_PNG_HELP)
     report.set_defaults(func=cmd_report)
+
+    compare = subparsers.add_parser(
+        "compare",
+        help="overlay the Pareto fronts and hypervolume histories of several studies",
+        description=(
+            "Write compare.html (plots) and compare.md for two or more studies with the same "
+            "objectives: their Pareto fronts overlaid, their hypervolume histories against one "
+            "shared reference point, and tables of hypervolume, front sizes, each study's share "
+            "of the union front, where it leads, and whose front dominates whose."
+        ),
+    )
+    compare.add_argument("--storage", required=True, metavar="URL", help=_STORAGE_HELP)
+    compare.add_argument("--study", required=True, action="append", metavar="NAME",
+                         help="a study in that storage; give it twice or more")
+    compare.add_argument("-o", "--output", default="compare", metavar="DIR",
+                         help="directory to write into (default: compare/)")
+    compare.set_defaults(func=cmd_compare)

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import plotly.offline
 
 from analysis.ablation import FactorTable, LevelStats, ablation_tables
+from analysis.effects import level_key
 from analysis.formatting import (
     MACS_CONVENTION,
     format_count,
@@ -35,6 +36,9 @@ from analysis.importance import Importance, param_importances
 from analysis.load import Objective, TrialRow, mask_url, open_study, study_objectives, trial_rows
 from analysis.pareto import ParetoInfo, pareto_figure, pareto_info
 from analysis.png import write_pngs
+from analysis.report_json import write_report_json
+from analysis.settled import LevelEffect, StudyEffects, effects_by_epoch_figure, study_effects
+from trials import record
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Report:
     front_rows: tuple[TrialRow, ...]
     hypervolume: HypervolumeHistory | None
     ablation: tuple[FactorTable, ...]
+    effects: StudyEffects
     importances: tuple[Importance, ...]
     failures: tuple[TrialRow, ...]
     hcnn_gains: tuple[CombinationGain, ...] = ()
@@ -71,6 +76,7 @@ def build_report(storage: str, study_name: str) -> Report:
         front_rows=tuple(r for r in rows if r.number in front_numbers),
         hypervolume=hypervolume_history(study) if has_front else None,
         ablation=ablation_tables(rows),
+        effects=study_effects(rows, (study.user_attrs.get(record.STUDY_CONFIG) or {}).get("space")),
         importances=param_importances(study),
         failures=tuple(r for r in rows if r.state == "FAIL"),
         hcnn_gains=tuple(combination_gains(rows)),
@@ -156,50 +162,119 @@ def _hypervolume_section(report: Report) -> Section:
     return Section("Hypervolume", 2, text, table, "hypervolume")
 
 
-def _accuracy_cell(level: LevelStats) -> str:
-    sd = "n/a" if level.accuracy_sd is None else format_percent(level.accuracy_sd)
+def _accuracy_cell(level: LevelStats | None) -> str:
+    if level is None:
+        return "no complete trial"
+    sd = "n/a (one replicate)" if level.accuracy_sd is None else format_percent(level.accuracy_sd)
     return f"{format_percent(level.accuracy_mean)} ± {sd}"
 
 
-def _difference_cell(level: LevelStats) -> str:
-    difference = level.difference
-    if difference is None:
+def _level_interval_cell(level: LevelStats | None) -> str:
+    if level is None:
+        return "—"
+    if level.accuracy_interval is None:
+        return "none (one replicate)"
+    return format_interval(level.accuracy_interval)
+
+
+def _points(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def _model_cell(effect: LevelEffect) -> str:
+    contrast = effect.contrast
+    if contrast is None:
         return "reference"
-    if difference.mean is None:
-        return f"n/a ({difference.method})"
-    interval = "[n/a]" if difference.interval is None else format_interval(difference.interval, signed=True)
-    return f"{format_percent(difference.mean, signed=True)} {interval} ({difference.method})"
+    if contrast.estimate is None:
+        return f"not estimable: {contrast.reason}"
+    return f"{_points(contrast.estimate)} [{_points(contrast.ci_low)}, {_points(contrast.ci_high)}]"
+
+
+def _p_cell(effect: LevelEffect) -> str:
+    contrast = effect.contrast
+    if contrast is None or contrast.p_adjusted is None:
+        return "—"
+    return f"{contrast.p_adjusted:.3g}"
+
+
+def _budget_cell(effect: LevelEffect) -> str:
+    if effect.contrast is None:
+        return "—"
+    if effect.settled is None:
+        return f"unknown: {effect.settled_note}"
+    return effect.settled_note
+
+
+def _mean_cell(effect: LevelEffect) -> str:
+    mean = effect.mean
+    if mean.estimate is None:
+        return "not estimable (the average runs over a confounded or unobserved level)"
+    return f"{mean.estimate:.2f} [{mean.ci_low:.2f}, {mean.ci_high:.2f}]"
+
+
+def _pairs_cell(level: LevelStats | None, effect: LevelEffect) -> str:
+    """The exact paired Δ (points), flagged when its interval and the model's do not overlap."""
+    if effect.contrast is None:
+        return "reference"
+    difference = None if level is None else level.difference
+    if difference is None or difference.mean is None:
+        return "none: " + (difference.method if difference else "level never observed")
+    interval = "[no interval]" if difference.interval is None else format_interval(difference.interval, signed=True)
+    text = f"{format_percent(difference.mean, signed=True)} {interval} ({difference.method})"
+    model = effect.contrast
+    if model.estimate is not None and difference.interval is not None:
+        low, high = (100 * v for v in difference.interval)
+        if high < model.ci_low or low > model.ci_high:
+            text += "; DISAGREES with the model"
+    return text
 
 
 def _ablation_sections(report: Report) -> list[Section]:
+    effects = report.effects
     intro = (
-        "One table per param that took at least two values among complete trials. Accuracy in "
-        "percent over all seeds of the level's trials: mean ± sd and a 95% t-interval. "
-        "Δ vs reference: mean accuracy difference over pairs of designs that differ only in "
-        "this param (params only one of the two has are conditional on it), with a 95% "
-        "paired t-interval (≥2 pairs) or a Welch interval from the two designs' seeds (1 pair).",
+        "One table per param that took at least two values among complete trials (or that the "
+        "study's space lists with several). Effect vs reference: accuracy points from an additive "
+        f"model over all complete trials ({effects.method}; {effects.n_designs} designs, "
+        f"{effects.n_observations} seed replicates), each param in treatment coding against its "
+        "reference level, so the other params are held fixed; params that exist only under some "
+        "level of another (e.g. strategy under a fusion op) are nested in it. p: Holm-adjusted "
+        "across the param's levels. Budget: the same model fitted at every epoch; an effect is "
+        "settled only if its verdict (significantly +, significantly −, not significant) is the "
+        "same over the last half of the epochs. Marginal mean: the model's accuracy (%) at the "
+        "level, other params at their average. Exact pairs: the mean difference over pairs of "
+        "designs that differ only in this param (the strongest evidence where a grid has them), "
+        "with a paired t (≥2 pairs) or Welch interval (1 pair); flagged where it disagrees with "
+        "the model. Accuracy: mean ± sd over all seeds of the level's trials.",
     )
-    sections = [Section("Ablation", 2, intro if report.ablation else ("No param took two values.",))]
-    for table in report.ablation:
+    if effects.note:
+        intro += (f"Model: {effects.note}.",)
+    sections = [Section("Ablation", 2, intro if effects.factors else ("No param took two values.",))]
+    tables = {t.factor: t for t in report.ablation}
+    for factor in effects.factors:
+        table = tables.get(factor.factor)
+        stats_by_level = {level_key(s.level): s for s in table.levels} if table else {}
         header = (
-            "level", "accuracy % (mean ± sd)", "95% CI", f"Δ vs {table.reference} [95% CI]",
+            "level", f"effect vs {factor.reference} (points) [95% CI]", "p (Holm)", "budget",
+            "marginal mean % [95% CI]", "exact pairs Δ [95% CI]", "accuracy % (mean ± sd)", "95% CI",
             "params", "MACs", "trials", "replicates",
         )
-        rows = tuple(
-            (
-                f"{level.level} (reference)" if level.difference is None else str(level.level),
-                _accuracy_cell(level),
-                format_interval(level.accuracy_interval),
-                _difference_cell(level),
-                format_count(level.params_mean),
-                format_count(level.macs_mean),
-                str(level.n_trials),
-                str(level.n_replicates),
-            )
-            for level in table.levels
-        )
-        title = table.factor if table.label == table.factor else f"{table.label}: {table.factor}"
-        sections.append(Section(title, 3, (), Table(header, rows)))
+        rows = []
+        for effect in factor.levels:
+            stats = stats_by_level.get(level_key(effect.level))
+            rows.append((
+                f"{effect.level} (reference)" if effect.contrast is None else str(effect.level),
+                _model_cell(effect), _p_cell(effect), _budget_cell(effect), _mean_cell(effect),
+                _pairs_cell(stats, effect), _accuracy_cell(stats),
+                _level_interval_cell(stats),
+                format_count(stats.params_mean) if stats else "—",
+                format_count(stats.macs_mean) if stats else "—",
+                str(stats.n_trials) if stats else "0", str(stats.n_replicates) if stats else "0",
+            ))
+        title = factor.factor if factor.label == factor.factor else f"{factor.label}: {factor.factor}"
+        notes = (factor.reference_note,) if factor.reference_note else ()
+        has_path = any(e.contrast.estimate is not None for lvl in factor.levels for e in lvl.by_epoch)
+        sections.append(Section(title, 3, notes, Table(header, tuple(rows)),
+                                f"effects_{factor.factor}" if has_path else None))
     return sections
 
 
@@ -255,9 +330,14 @@ def report_sections(report: Report) -> list[Section]:
 
 def report_figures(report: Report) -> dict[str, go.Figure]:
     """The report's interactive figures by the key their section refers to."""
-    if report.pareto is None or report.hypervolume is None:
-        return {}
-    return {"pareto": pareto_figure(report.pareto), "hypervolume": hypervolume_figure(report.hypervolume)}
+    figures = {}
+    if report.pareto is not None and report.hypervolume is not None:
+        figures = {"pareto": pareto_figure(report.pareto), "hypervolume": hypervolume_figure(report.hypervolume)}
+    for factor in report.effects.factors:
+        figure = effects_by_epoch_figure(factor)
+        if figure is not None:
+            figures[f"effects_{factor.factor}"] = figure
+    return figures
 
 
 def _markdown_cell(text: str) -> str:
@@ -321,9 +401,9 @@ def to_html(report: Report) -> str:
 
 
 def write_report(storage: str, study_name: str, out_dir: str | Path, png: bool = False) -> dict[str, Path]:
-    """Write report.md, report.html and pareto.html (and PNGs of the figures) into ``out_dir``.
+    """Write report.md, report.html, report.json and pareto.html (and PNGs) into ``out_dir``.
 
-    Returns the written paths by kind: ``markdown``, ``html``, ``pareto_html`` (absent without
+    Returns the written paths by kind: ``markdown``, ``html``, ``json``, ``pareto_html`` (absent without
     a Pareto front) and, with ``png``, ``pareto_png`` and ``hypervolume_png``.  When PNG export
     is impossible, the Markdown and HTML are still written before ``PngExportError`` is raised.
     """
@@ -331,8 +411,9 @@ def write_report(storage: str, study_name: str, out_dir: str | Path, png: bool =
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figures = report_figures(report)
-    paths = {"html": out / "report.html", "markdown": out / "report.md"}
+    paths = {"html": out / "report.html", "markdown": out / "report.md", "json": out / "report.json"}
     paths["html"].write_text(to_html(report), encoding="utf-8")
+    write_report_json(report, paths["json"])
     if "pareto" in figures:
         paths["pareto_html"] = out / "pareto.html"
         figures["pareto"].write_html(

@@ -113,10 +113,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     from trials import config as config_mod
-    from trials.presets import preset_config
+    from trials.presets import apply_overrides, preset_config
 
-    config = _override(config_mod.from_dict(preset_config(args.preset, args.replicates, args.epochs, args.subset)),
-                       args)
+    raw = apply_overrides(preset_config(args.preset, args.replicates, args.epochs, args.subset), args.set)
+    config = _override(config_mod.from_dict(raw), args)
     print(f"ablation {args.preset}: {len(config.search_space().grid())} specs x {config.training.replicates} replicates")
     return _run(config, args)
 
@@ -164,7 +164,7 @@ _STORAGE_HELP = ("SQLAlchemy URL of the Optuna storage, e.g. sqlite:///runs/sear
 
 def register(sub: argparse._SubParsersAction, write_report: ReportWriter) -> None:
     """Add search, ablate, export and dashboard; ``write_report`` serves ``--report DIR``."""
-    from trials.presets import PRESETS
+    from trials.presets import DEFAULT_EPOCHS, DEFAULT_REPLICATES, DEFAULT_SUBSET, PRESETS
 
     def add_run_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--storage", help="SQLAlchemy URL of the Optuna storage (default: the config's, "
@@ -187,9 +187,15 @@ def register(sub: argparse._SubParsersAction, write_report: ReportWriter) -> Non
     p = sub.add_parser("ablate", help="run a ready-made ablation that mirrors a paper's table",
                        description="Presets: " + "; ".join(f"{k}: {v['about']}" for k, v in PRESETS.items()))
     p.add_argument("--preset", required=True, choices=sorted(PRESETS), help="which ablation to run")
-    p.add_argument("--replicates", type=positive_int, default=3, help="seeds per spec (default 3)")
-    p.add_argument("--epochs", type=positive_int, default=2, help="training epochs per trial (default 2)")
-    p.add_argument("--subset", type=positive_int, default=4000, help="Fashion-MNIST training images (default 4000)")
+    p.add_argument("--replicates", type=positive_int, default=DEFAULT_REPLICATES,
+                   help=f"seeds per spec (default {DEFAULT_REPLICATES})")
+    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
+                   help=f"training epochs per trial (default {DEFAULT_EPOCHS}: where the reference design has "
+                        "stopped rising, benchmarks/preset_budget.py)")
+    p.add_argument("--subset", type=positive_int, default=DEFAULT_SUBSET,
+                   help=f"Fashion-MNIST training images (default {DEFAULT_SUBSET})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override the space (width=32) or a section (training.lr=0.1, data.subset=8000); repeatable")
     add_run_options(p)
     p.set_defaults(func=cmd_ablate)
 

@@ -2,12 +2,31 @@
 
 Each preset is an ordinary search config (grid sampler, replicates), so its study reads like
 the paper's table in ``fusionscope report``.  Sizes are CPU-friendly; raise ``width``,
-``epochs`` and ``subset`` (``--set``) for numbers closer to the papers'.
+``epochs`` and ``subset`` (``--set width=32``, ``--set data.subset=8000``) for numbers closer to
+the papers'.
+
+The default budget is one at which the reference design has stopped learning: a short budget
+ranks designs by how fast they start, not by where they end (LC fusion's first epoch is slow).
+``benchmarks/preset_budget.py`` measured the ``cfn-fusion`` reference design's curve at these
+data settings (``benchmarks/results/preset_budget.json``): after epoch 10 of 12 it gains less
+than a point.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
+
+import yaml
+
+from trials.config import ConfigError
+
+#: Default budget of every preset (see the module docstring for where the numbers come from).
+DEFAULT_EPOCHS = 10
+DEFAULT_SUBSET = 4000
+DEFAULT_REPLICATES = 3
+
+#: Config sections ``--set section.key=value`` may address; a bare key addresses ``space``.
+SECTIONS = ("data", "space", "budget", "training", "resources", "sampler")
 
 _COMMON_SPACE = {"width": 16, "depth": 1, "stages": 3, "side_channels": 32, "alpha": 1,
                  "combination": "single"}
@@ -53,7 +72,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def preset_config(name: str, replicates: int = 3, epochs: int = 2, subset: int = 4000) -> dict[str, Any]:
+def preset_config(name: str, replicates: int = DEFAULT_REPLICATES, epochs: int = DEFAULT_EPOCHS,
+                  subset: int = DEFAULT_SUBSET) -> dict[str, Any]:
     """The preset as a raw config mapping (``trials.config.from_dict`` validates it)."""
     if name not in PRESETS:
         raise KeyError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
@@ -69,3 +89,30 @@ def preset_config(name: str, replicates: int = 3, epochs: int = 2, subset: int =
         "training": {"replicates": replicates, "batch_size": 64},
         "resources": {"cpus_per_trial": 1, "concurrent": 2},
     }
+
+
+def apply_overrides(config: dict[str, Any], assignments: Sequence[str]) -> dict[str, Any]:
+    """A copy of the raw ``config`` with ``key=value`` assignments applied (``ablate --set``).
+
+    ``section.key=value`` sets a key of one of ``SECTIONS`` (``training.lr=0.1``,
+    ``data.subset=8000``); a bare ``key=value`` sets a space dimension (``width=32``,
+    ``fusion=[none,lc]``).  Values are read as YAML, like the config file: ``16`` is a number,
+    ``false`` a boolean, ``[a, b]`` a list of levels, ``1,2`` stays a string.  Whether the key
+    and value are valid is checked by ``trials.config.from_dict`` afterwards, which names them.
+    """
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. width=32 or training.lr=0.1")
+        section, dot, name = key.rpartition(".")
+        section = section if dot else "space"
+        if section not in SECTIONS or "." in section or not name:
+            raise ConfigError(f"--set {item!r}: unknown section {section!r}; use one of {', '.join(SECTIONS)} "
+                              "or a bare space key")
+        try:
+            value = yaml.safe_load(text) if text else None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--set {item!r}: cannot read the value: {str(err).splitlines()[0]}") from None
+        out.setdefault(section, {})[name] = value
+    return out

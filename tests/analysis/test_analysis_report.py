@@ -31,19 +31,24 @@ def test_markdown_fusion_table_row_has_the_recomputed_numbers(search_study):
         accuracies(n["lc16_eplf"]).mean() - none16,
     ]
     d_interval = stats.ttest_1samp(differences, 0.0).confidence_interval(0.95)
-    expected_row = (
-        f"| lc | {100 * lc.mean():.2f} ± {100 * lc.std(ddof=1):.2f} "
-        f"| [{100 * low:.2f}, {100 * high:.2f}] "
+    expected_row_tail = (
         f"| {100 * np.mean(differences):+.2f} [{100 * d_interval.low:+.2f}, {100 * d_interval.high:+.2f}] "
-        f"(paired t, 3 pairs) | 236k | 17.8M | 3 | 8 |"
+        f"(paired t, 3 pairs) | {100 * lc.mean():.2f} ± {100 * lc.std(ddof=1):.2f} "
+        f"| [{100 * low:.2f}, {100 * high:.2f}] | 236k | 17.8M | 3 | 8 |"
     )
     markdown = to_markdown(build_report(search_study.storage, search_study.name))
     assert "### fusion op (CFN): fusion" in markdown
-    assert "| level | accuracy % (mean ± sd) | 95% CI | Δ vs none [95% CI] | params | MACs | trials | replicates |" in markdown
-    assert expected_row in markdown
+    assert (
+        "| level | effect vs none (points) [95% CI] | p (Holm) | budget | marginal mean % [95% CI] "
+        "| exact pairs Δ [95% CI] | accuracy % (mean ± sd) | 95% CI | params | MACs | trials | replicates |"
+    ) in markdown
+    (lc_row,) = [line for line in markdown.splitlines() if line.startswith("| lc | ")]
+    assert lc_row.endswith(expected_row_tail)
     assert "| none (reference) |" in markdown
-    assert "| conv | 85.80 ± 0.42 |" in markdown and "n/a (no pair of designs differing only here)" in markdown
-    assert "[n/a] (1 pair, <2 replicates per side)" in markdown
+    # conv appears only on the resnet backbone: the model says so instead of printing a number
+    assert "| conv | not estimable: confounded with backbone=resnet" in markdown
+    assert "none: no pair of designs differing only here | 85.80 ± 0.42 |" in markdown
+    assert "[no interval] (1 pair, <2 replicates per side)" in markdown
 
 
 def test_markdown_states_conventions_reference_point_front_and_failures(search_study):
@@ -69,15 +74,61 @@ def test_html_is_self_contained_with_plotly_once_and_both_figures(search_study):
     assert page.count('class="plotly-graph-div"') == 2  # Pareto front and hypervolume history
     # nothing outside plotly.js itself loads from elsewhere
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.replace(plotly_js, ""))
-    assert "<th>Δ vs none [95% CI]</th>" in page
+    assert "<th>effect vs none (points) [95% CI]</th>" in page and "<th>exact pairs Δ [95% CI]</th>" in page
     assert "RuntimeError: out of memory | allocating 2.0 GiB" in page
 
 
-def test_write_report_writes_the_three_files(search_study, tmp_path):
+def test_write_report_writes_the_four_files(search_study, tmp_path):
     paths = write_report(search_study.storage, search_study.name, tmp_path / "out")
     assert {k: p.name for k, p in paths.items()} == {
-        "markdown": "report.md", "html": "report.html", "pareto_html": "pareto.html",
+        "markdown": "report.md", "html": "report.html", "json": "report.json", "pareto_html": "pareto.html",
     }
     assert all(p.stat().st_size > 0 for p in paths.values())
     pareto_page = paths["pareto_html"].read_text()
     assert "Plotly.newPlot" in pareto_page and len(pareto_page) > 1_000_000  # plotly.js included
+
+
+def test_report_json_holds_the_numbers_of_the_markdown(search_study, tmp_path):
+    import json
+
+    paths = write_report(search_study.storage, search_study.name, tmp_path / "out")
+    data = json.loads(paths["json"].read_text())
+    markdown = paths["markdown"].read_text()
+    report = build_report(search_study.storage, search_study.name)
+    assert data["reference"]["fusion"] == "none" and data["reference"]["width"] == "16"
+    lc = data["effects"]["fusion"]["lc"]
+    (lc_row,) = [line for line in markdown.splitlines() if line.startswith("| lc | ")]
+    assert lc_row.startswith(f"| lc | {lc['estimate']:+.2f} [{lc['ci_low']:+.2f}, {lc['ci_high']:+.2f}] "
+                             f"| {lc['p_adjusted']:.3g} |")
+    assert lc["exact_pairs"]["method"] == "paired t, 3 pairs" and lc["by_epoch"] == []
+    conv = data["effects"]["fusion"]["conv"]
+    assert conv["estimate"] is None and "confounded with backbone=resnet" in conv["reason"]
+    # every level states a number or a reason
+    for factor, levels in data["effects"].items():
+        for level, effect in levels.items():
+            assert (effect["estimate"] is None) == bool(effect["reason"]), (factor, level)
+    ablation = markdown.split("## Ablation")[1].split("## Parameter importance")[0]
+    cells = [c.strip() for line in ablation.splitlines() if line.startswith("| ") for c in line.split(" | ")]
+    assert "n/a" not in cells and not any(c.startswith("n/a ") for c in cells)  # every blank says why
+    assert data["pareto_front"] == sorted(p.number for p in report.pareto.front)
+    assert data["hypervolume"]["final"] == report.hypervolume.final
+    assert data["hypervolume"]["reference_point"] == dict(report.hypervolume.reference_point)
+
+
+def test_learning_curves_give_one_effect_plot_per_factor_and_the_settled_column(tmp_path):
+    import numpy as np
+
+    from tests.analysis.synthetic_effects import learning_curve_study
+
+    storage = f"sqlite:///{tmp_path / 'curves.db'}"
+    study = learning_curve_study(np.random.default_rng(1), np.linspace(-4, 4, 10))
+    target = optuna.create_study(storage=storage, study_name="curves", directions=study.directions)
+    for key, value in study.user_attrs.items():
+        target.set_user_attr(key, value)
+    target.add_trials(study.trials)
+    report = build_report(storage, "curves")
+    page = to_html(report)
+    assert page.count('class="plotly-graph-div"') == 4  # Pareto, hypervolume, fusion and width by epoch
+    markdown = to_markdown(report)
+    (lc_row,) = [line for line in markdown.splitlines() if line.startswith("| lc | ")]
+    assert "not settled at this budget" in lc_row
