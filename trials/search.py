@@ -209,7 +209,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     if config.budget.asha:
         from ray.tune.schedulers import ASHAScheduler
 
-        scheduler = ASHAScheduler(time_attr="epoch", max_t=config.budget.epochs,
+        scheduler = ASHAScheduler(time_attr="epochs_done", max_t=config.budget.epochs,
                                   grace_period=config.budget.grace_epochs, reduction_factor=2)
     # the driver's data go to the workers through Ray's object store (one copy per node): no
     # data load in the worker, and nodes need neither the files nor the driver's working directory

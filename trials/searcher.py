@@ -21,6 +21,7 @@ from search_space.space import SearchSpace
 from search_space.spec import SpecError
 from trials import record
 from trials.config import SearchConfig
+from trials.protocol import FINAL_RECORDED, WHERE_RECORDED, TrialJob, TrialReport
 from trials.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
 
 MAX_DUPLICATES_IN_A_ROW = 200
@@ -132,52 +133,48 @@ class StudySearcher(Searcher):
             trial.set_user_attr(record.MACS, cost.macs)
             trial.set_user_attr(record.COST_BREAKDOWN, {"params": cost.params_by_part, "macs": cost.macs_by_part})
             self.live[trial_id] = trial
-            return {"number": trial.number, "params": dict(trial.params), "job": self.job}
+            return TrialJob(number=trial.number, params=dict(trial.params), **self.job).to_dict()
         return Searcher.FINISHED
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         trial = self.live.get(trial_id)
-        if trial is not None and "latency_ms" in result and record.LATENCY_MS not in trial.user_attrs:
-            for key in (record.LATENCY_MS, record.NODE_ID, record.HOSTNAME, record.DEVICE):
-                trial.set_user_attr(key, result.get(key))
+        if trial is not None and record.LATENCY_MS not in trial.user_attrs:
+            report = TrialReport.from_result(result)
+            for key in WHERE_RECORDED:
+                trial.set_user_attr(key, getattr(report, key))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         trial = self.live.pop(trial_id, None)
         if trial is None:
             return
-        result = result or {}
-        for key in (record.LATENCY_MS, record.NODE_ID, record.HOSTNAME, record.DEVICE):
-            if key in result:
-                trial.set_user_attr(key, result[key])
-        if self.stopping and not result.get("final"):  # stopped by a signal, not by ASHA or an error
+        report = TrialReport.from_result(result) if result else None  # a renamed field fails here, loudly
+        if report is not None:
+            for key in WHERE_RECORDED:
+                trial.set_user_attr(key, getattr(report, key))
+        if self.stopping and (report is None or not report.final):  # stopped by a signal, not by ASHA or an error
             trial.set_user_attr(record.ERROR, INTERRUPTED_REASON)
             trial.set_user_attr(record.INTERRUPTED, True)
             self._tell(trial, state=TrialState.FAIL)
             self.on_finish()
             return
-        if error or not result:
+        if error or report is None:
             trial.set_user_attr(record.ERROR, f"the Ray worker died and {self.config.resources.retries} "
                                               "retries did not finish it (killed, or out of host memory)")
             self._tell(trial, state=TrialState.FAIL)
-        elif result.get("error"):
-            trial.set_user_attr(record.ERROR, result["error"])
+        elif report.error:
+            trial.set_user_attr(record.ERROR, report.error)
             self._tell(trial, state=TrialState.FAIL)
         else:
-            trial.set_user_attr(record.VAL_ACCURACY_HISTORY, result.get("history") or [result["accuracy"]])
-            trial.set_user_attr(record.EPOCHS_DONE, result["epoch"])
-            if not result.get("final"):  # ASHA stopped it early
+            trial.set_user_attr(record.EPOCHS_DONE, report.epochs_done)
+            if not report.final:  # the scheduler (ASHA, MOASHA) stopped it early
+                trial.set_user_attr(record.VAL_ACCURACY_HISTORY, [report.accuracy])
                 self._tell(trial, state=TrialState.PRUNED)
             else:
-                for key, name in ((record.ACCURACY_REPLICATES, "accuracy_replicates"),
-                                  (record.VAL_ACCURACY_BY_REPLICATE, "history_by_replicate"),
-                                  (record.HCNN_BASE_SEEDS, "base_seeds"), (record.HCNN_BASE_ACCURACIES, "base_accuracies"),
-                                  (record.TRAIN_TIME_S, "train_time_s"), (record.IMAGES_PER_S, "images_per_s"),
-                                  (record.TRAIN_TIMELINE, "train_timeline"),
-                                  (record.WEIGHTS_PATH, "weights_path")):
-                    trial.set_user_attr(key, result.get(name))
+                for key in FINAL_RECORDED:
+                    trial.set_user_attr(key, getattr(report, key))
                 attrs = trial.user_attrs
-                values = {"accuracy": result["accuracy"], "params": attrs[record.PARAMS],
-                          "macs": attrs[record.MACS], "latency": result.get("latency_ms")}
+                values = {"accuracy": report.accuracy, "params": attrs[record.PARAMS],
+                          "macs": attrs[record.MACS], "latency": report.latency_ms}
                 self._tell(trial, [values[o] for o in self.config.objectives])
         self.on_finish()
 

@@ -21,6 +21,7 @@ from search_space.build import build_model
 from search_space.spec import ArchSpec, SpecError
 from trials.config import TrainingConfig
 from trials.data import TensorData
+from trials.protocol import TrialJob, TrialReport
 from trials.train import CandidateError, pick_device, train_spec
 
 
@@ -31,42 +32,42 @@ def _describe(err: BaseException) -> str:
 
 
 def run_trial(config: dict[str, Any], data: TensorData) -> None:
-    """Ray Tune function trainable.  ``config`` = {"number", "params", "job"} from the searcher;
-    ``data`` = the driver's loaded data set."""
+    """Ray Tune function trainable.  ``config`` = a ``TrialJob`` as a dict, from the searcher;
+    ``data`` = the driver's loaded data set.  Every report is a ``TrialReport``."""
     from ray import tune  # only here: the rest of trials.train stays Ray-free
 
     import ray
 
-    job = config["job"]
-    cpus = max(1, int(job["cpus_per_trial"]))
+    job = TrialJob.from_dict(config)
+    cpus = max(1, int(job.cpus_per_trial))
     torch.set_num_threads(cpus)
-    device = pick_device(job["gpus_per_trial"])
+    device = pick_device(job.gpus_per_trial)
     where = {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
              "device": str(device) if device.type == "cpu" else f"cuda ({torch.cuda.get_device_name(device)})",
              "pid": os.getpid()}
     try:
-        spec = ArchSpec.from_params(config["params"])
-        training = TrainingConfig(**job["training"])
+        spec = ArchSpec.from_params(job.params)
+        training = TrainingConfig(**job.training)
         probe = build_model(spec, data.num_classes, data.in_channels, data.image_size)
-        latency = measure_latency(probe, data.in_channels, data.image_size, str(device), job["latency_batch"])
-        epochs = job["epochs"]
+        latency = measure_latency(probe, data.in_channels, data.image_size, str(device), job.latency_batch)
 
         def on_epoch(epoch: int, accuracy: float) -> None:
-            if epoch < epochs:
-                tune.report({"epoch": epoch, "accuracy": accuracy, "latency_ms": latency, **where})
+            if epoch < job.epochs:
+                tune.report(TrialReport(epochs_done=epoch, accuracy=accuracy, latency_ms=latency, **where).to_dict())
 
-        result = train_spec(spec, data, training, epochs, device, on_epoch)
+        result = train_spec(spec, data, training, job.epochs, device, on_epoch)
         weights = None
-        if job.get("weights_dir"):
-            weights = str(Path(job["weights_dir"]) / f"trial_{config['number']}.pt")
+        if job.weights_dir:
+            weights = str(Path(job.weights_dir) / f"trial_{job.number}.pt")
             Path(weights).parent.mkdir(parents=True, exist_ok=True)
             torch.save(result.models[0].state_dict(), weights)
-        tune.report({"epoch": epochs, "accuracy": result.history[-1], "latency_ms": latency, **where,
-                     "final": True, "accuracy_replicates": result.accuracy_replicates,
-                     "history": result.history, "history_by_replicate": result.history_by_replicate,
-                     "base_seeds": result.base_seeds, "base_accuracies": result.base_accuracies,
-                     "train_time_s": result.train_time_s,
-                     "images_per_s": result.images_per_s, "train_timeline": result.timeline,
-                     "weights_path": weights})
+        report = TrialReport(
+            epochs_done=job.epochs, accuracy=result.history[-1], latency_ms=latency, **where, final=True,
+            accuracy_replicates=result.accuracy_replicates, val_accuracy_history=result.history,
+            val_accuracy_by_replicate=result.history_by_replicate, train_time_s=result.train_time_s,
+            images_per_s=result.images_per_s, train_timeline=[list(t) for t in result.timeline],
+            weights_path=weights, hcnn_base_seeds=result.base_seeds or None,
+            hcnn_base_accuracies=result.base_accuracies or None)
     except (CandidateError, SpecError, torch.OutOfMemoryError, RuntimeError, ValueError) as err:
-        tune.report({"epoch": 0, "accuracy": 0.0, **where, "final": True, "error": _describe(err)})
+        report = TrialReport(epochs_done=0, accuracy=0.0, **where, final=True, error=_describe(err))
+    tune.report(report.to_dict())
