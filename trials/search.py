@@ -216,7 +216,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     trainable = tune.with_resources(tune.with_parameters(run_trial, data=data),
                                     {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
     _use_prestarted_workers()
-    stopper = _SignalStop(searcher)
+    stopper = type("SignalStop", (_SignalStop, tune.Stopper), {})(searcher)  # Tune wants its Stopper class
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1,
