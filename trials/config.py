@@ -18,10 +18,13 @@ from search_space.space import SearchSpace
 from search_space.spec import SpecError
 from trials import record
 from trials.checked import Checked, ConfigError, bounded, check_keys, from_mapping
+from trials.constraints import Constraints
 from trials.data import DataConfig, DataError
 from trials.data import from_dict as data_from_dict
 
 SamplerName = Literal["nsga2", "tpe", "random", "grid"]
+EarlyStopping = Literal["none", "asha", "moasha"]
+ReplicatesMode = Literal["auto", "together", "sequential"]
 OptimizerName = Literal["sgd", "adamw"]
 ScheduleName = Literal["cosine", "constant", "step"]
 SAMPLERS = get_args(SamplerName)
@@ -54,8 +57,16 @@ class BudgetConfig(Checked):
     section = "budget"
     trials: int = bounded(12, min=1)
     epochs: int = bounded(2, min=1)
-    asha: bool = False  # early-stop weak candidates on accuracy (Ray's ASHA)
+    asha: bool = False  # kept for old configs: the same as early_stopping: asha
     grace_epochs: int = bounded(1, min=1)
+    # none; asha (Ray's ASHA, on accuracy alone); moasha (successive halving by non-dominated
+    # sorting of accuracy at the rung and the study's cost objectives, trials/moasha.py)
+    early_stopping: EarlyStopping = "none"
+    reduction_factor: int = bounded(2, min=2)
+
+    @property
+    def scheduler(self) -> str:
+        return "asha" if self.asha and self.early_stopping == "none" else self.early_stopping
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +81,9 @@ class TrainingConfig(Checked):
     replicates: int = bounded(1, min=1)  # seeds per spec; replicate r uses seed + r for every spec (paired)
     seed: int = bounded(0, min=0)
     save_weights: bool = True
+    # R replicates of a single network: one stacked model (torch.func) or one after another; auto
+    # chooses by trials/replicates.py: choose_mode, from benchmarks/results/replicates.json
+    replicates_mode: ReplicatesMode = "auto"
 
 
 #: trials packed on one GPU by ``resources: auto``, by batch size (benchmarks/results/gpu_sharing.json:
@@ -143,6 +157,8 @@ class SearchConfig(Checked):
     budget: BudgetConfig = BudgetConfig()
     training: TrainingConfig = TrainingConfig()
     resources: ResourcesConfig = ResourcesConfig()
+    # cost limits known before training (trials/constraints.py): a design over one is never trained
+    constraints: Constraints = Constraints()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -217,6 +233,7 @@ def from_dict(raw: Any) -> SearchConfig:
         if isinstance(value, str) and key in _SHORTHANDS:
             value = _SHORTHANDS[key](value)
         kwargs[key] = from_mapping(cls, value)
+    kwargs["constraints"] = Constraints.from_dict(raw.get("constraints"))
     try:
         kwargs["data"] = data_from_dict(raw.get("data") or {})
     except DataError as err:

@@ -86,6 +86,7 @@ class TrialJob(_Message):
     gpus_per_trial: float
     latency_batch: int
     weights_dir: str | None
+    cost: dict[str, Any] | None = None  # params and MACs, known before training (MOASHA ranks by them)
 
 
 #: the fields of a report that are not stored as trial user attrs, and why
@@ -93,6 +94,7 @@ NOT_RECORDED = {
     "accuracy": "an objective value (study.tell), not a user attr",
     "final": "protocol only: True on the last report of a trial",
     "pid": "protocol only: which worker process trained it (Ray's result.json keeps it)",
+    "cost": "already recorded as params/macs when the trial was asked",
 }
 
 

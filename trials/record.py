@@ -45,6 +45,7 @@ WEIGHTS_PATH: Final = "weights_path"  # str, where the trained state_dict was sa
 EPOCHS_DONE: Final = "epochs_done"  # int; smaller than the budget when ASHA stopped it
 INTERRUPTED: Final = "interrupted"  # True on a trial whose driver stopped (signal) or died (stale heartbeat)
 DRIVER: Final = "driver"  # "host:pid" of the search process that asked the trial and beats its heartbeat
+INFEASIBLE: Final = "infeasible"  # str: the cost limits a design broke; it was never trained (PRUNED)
 DUPLICATE_OF: Final = "duplicate_of"  # trial number whose spec a skipped proposal repeated
 IMAGES_PER_S: Final = "images_per_s"  # training throughput of the trial (all replicates)
 TRAIN_TIMELINE: Final = "train_timeline"  # [[start, end, images], ...] per epoch's training phase, Unix s

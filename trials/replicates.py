@@ -90,6 +90,7 @@ def train_together(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs
         torch.backends.cudnn.benchmark = True
     history, seen, train_time = [], 0, 0.0
     accs: list[float] = []
+    by_replicate: list[list[float]] = []
     timeline: list[tuple[float, float, int]] = []
     n = len(data.x_train)
     for epoch in range(epochs):
@@ -117,10 +118,12 @@ def train_together(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs
         timeline.append((wall_start, time.time(), seen - seen_before))
         _unstack(params, buffers, models)
         accs = [evaluate(m, data.x_val, data.y_val) for m in models]
+        by_replicate = [row + [a] for row, a in zip(by_replicate, accs)] if by_replicate else [[a] for a in accs]
         history.append(sum(accs) / len(accs))
         if on_epoch is not None:
             on_epoch(epoch + 1, history[-1])
-    return TrainResult(accs, history, train_time, epochs, seen / max(train_time, 1e-9), models, timeline)
+    return TrainResult(accs, history, train_time, epochs, seen / max(train_time, 1e-9), models, timeline,
+                       history_by_replicate=by_replicate)
 
 
 def _unstack(params: dict, buffers: dict, models: list[nn.Module]) -> None:

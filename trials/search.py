@@ -205,12 +205,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     bar = SearchProgress(study, config.budget.trials, enabled=progress)
     searcher = StudySearcher(study, config, config.search_space(), rerun,
                              (data.num_classes, data.in_channels, data.image_size), job, _versions(), bar.update)
-    scheduler = None
-    if config.budget.asha:
-        from ray.tune.schedulers import ASHAScheduler
-
-        scheduler = ASHAScheduler(time_attr="epochs_done", max_t=config.budget.epochs,
-                                  grace_period=config.budget.grace_epochs, reduction_factor=2)
+    scheduler = _scheduler(config)
     # the driver's data go to the workers through Ray's object store (one copy per node): no
     # data load in the worker, and nodes need neither the files nor the driver's working directory
     trainable = tune.with_resources(tune.with_parameters(run_trial, data=data),
@@ -251,6 +246,24 @@ def _shutdown_ray() -> None:
     for proc in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
+
+
+def _scheduler(config: SearchConfig):
+    """``budget.early_stopping``: none, ASHA on accuracy, or MOASHA on accuracy and the study's costs."""
+    kind = config.budget.scheduler
+    if kind == "none":
+        return None
+    if kind == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        return ASHAScheduler(time_attr="epochs_done", max_t=config.budget.epochs,
+                             grace_period=config.budget.grace_epochs, reduction_factor=config.budget.reduction_factor)
+    from trials.moasha import MOASHAScheduler
+
+    costs = [o for o in config.objectives if o in ("params", "macs")] or ["macs"]  # latency: MACs stand in
+    return MOASHAScheduler(time_attr="epochs_done", metric="accuracy", max_t=config.budget.epochs,
+                           grace_period=config.budget.grace_epochs, reduction_factor=config.budget.reduction_factor,
+                           cost_fn=lambda job: [job["cost"][c] for c in costs])
 
 
 def _mark_live_interrupted(study: optuna.Study, searcher) -> None:

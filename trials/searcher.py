@@ -19,7 +19,7 @@ from ray.tune.search import Searcher
 from search_space.cost import spec_cost
 from search_space.space import SearchSpace
 from search_space.spec import SpecError
-from trials import record
+from trials import constraints, record
 from trials.config import SearchConfig
 from trials.protocol import FINAL_RECORDED, WHERE_RECORDED, TrialJob, TrialReport
 from trials.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
@@ -80,6 +80,29 @@ class StudySearcher(Searcher):
                 return t.number
         return None
 
+    def _over_limits(self, trial: optuna.trial.Trial, spec: Any, cost: Any) -> bool:
+        """``constraints:``: tell the sampler this design's constraint values (Optuna's
+        ``Trial.set_constraint``), and never train one over a limit: it is recorded PRUNED with its
+        cost and the reason, and TPE counts it among the infeasible proposals it steers away from."""
+        limits = self.config.constraints
+        if not limits.active:
+            return False
+        figures = {"params": cost.params, "macs": cost.macs, "latency_ms": None}
+        if limits.needs_latency:  # measured once, before training, on the driver (see README)
+            from search_space.cost import spec_cost
+
+            figures["latency_ms"] = spec_cost(spec, *self.data_shape, latency=True,
+                                              latency_batch=self.job["latency_batch"]).latency_ms
+            trial.set_user_attr(record.LATENCY_MS, figures["latency_ms"])
+        violations = constraints.record(trial, limits, figures)
+        if not violations:
+            return False
+        trial.set_user_attr(record.INFEASIBLE, limits.describe(figures))
+        trial.set_user_attr(record.TRAIN_TIME_S, 0.0)
+        self._tell(trial, state=TrialState.PRUNED)
+        self.on_finish()
+        return True
+
     def _tell(self, trial: optuna.trial.Trial, values: Any = None, state: TrialState | None = None) -> None:
         """Tell, unless the trial was finished elsewhere meanwhile (failed as stale by another driver
         after this one stalled past the grace period): then keep the record as it is and say so."""
@@ -132,8 +155,11 @@ class StudySearcher(Searcher):
             trial.set_user_attr(record.PARAMS, cost.params)
             trial.set_user_attr(record.MACS, cost.macs)
             trial.set_user_attr(record.COST_BREAKDOWN, {"params": cost.params_by_part, "macs": cost.macs_by_part})
+            if self._over_limits(trial, spec, cost):
+                continue
             self.live[trial_id] = trial
-            return TrialJob(number=trial.number, params=dict(trial.params), **self.job).to_dict()
+            return TrialJob(number=trial.number, params=dict(trial.params),
+                            cost={"params": cost.params, "macs": cost.macs}, **self.job).to_dict()
         return Searcher.FINISHED
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:

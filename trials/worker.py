@@ -22,6 +22,7 @@ from search_space.spec import ArchSpec, SpecError
 from trials.config import TrainingConfig
 from trials.data import TensorData
 from trials.protocol import TrialJob, TrialReport
+from trials.replicates import choose_mode, train_together
 from trials.train import CandidateError, pick_device, train_spec
 
 
@@ -55,7 +56,12 @@ def run_trial(config: dict[str, Any], data: TensorData) -> None:
             if epoch < job.epochs:
                 tune.report(TrialReport(epochs_done=epoch, accuracy=accuracy, latency_ms=latency, **where).to_dict())
 
-        result = train_spec(spec, data, training, job.epochs, device, on_epoch)
+        mode = training.replicates_mode
+        if mode == "auto":
+            mode = choose_mode(spec.width, cpus, device)
+        together = mode == "together" and training.replicates > 1 and spec.combination == "single"
+        train = train_together if together else train_spec  # HCNN trains in stages, one net at a time
+        result = train(spec, data, training, job.epochs, device, on_epoch)
         weights = None
         if job.weights_dir:
             weights = str(Path(job.weights_dir) / f"trial_{job.number}.pt")
