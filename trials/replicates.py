@@ -41,7 +41,10 @@ from trials.train import CandidateError, TrainResult, _autocast, _optimizer, _sc
 #: ``choose_mode`` on CPU: together only where ``benchmarks/replicates.py`` measured it faster than
 #: sequential at R = 4.  Keys (width, threads); widths between measured ones use the next wider.
 #: Filled from benchmarks/results/replicates.json (see benchmarks/README.md, "Replicates").
-CPU_TOGETHER_FASTER: dict[tuple[int, int], bool] = {}
+CPU_TOGETHER_FASTER: dict[tuple[int, int], bool] = {
+    (8, 1): False, (16, 1): False, (32, 1): False,  # together/sequential 1.68, 3.45, 1.69
+    (8, 2): True, (16, 2): False, (32, 2): False,  # together/sequential 0.66, 1.60, 1.17
+}
 
 
 def choose_mode(width: int, threads: int, device: torch.device | str = "cpu") -> str:
