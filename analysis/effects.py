@@ -339,6 +339,14 @@ def study_levels(
     for o in observations:
         for key, value in o.params.items():
             seen.setdefault(key, set()).add(value)
+    if isinstance(space, list):  # a union of subspaces (a preset's list): each key's values over all of them
+        merged: dict[str, list] = {}
+        for part in space:
+            for k, v in part.items():
+                for value in (v if isinstance(v, (list, tuple)) else [v]):
+                    if value not in merged.setdefault(k, []):
+                        merged[k].append(value)
+        space = merged
     configured = {k: list(v) for k, v in space.items() if isinstance(v, (list, tuple)) and len(v) >= 2}
     names = {k for k, v in seen.items() if len(v) >= 2} | (configured.keys() & seen.keys())
     levels: dict[str, list[Any]] = {}

@@ -66,20 +66,25 @@ class _SignalStop:
                 signal.signal(sig, old)
 
 
-def _quiet(verbose: bool) -> None:
-    """A search prints its own lines only: Ray's and Tune's banners, boxes and hints, and
-    Optuna's experimental-feature warnings, stay off unless ``verbose``."""
+def _quiet(verbose: bool, local: bool) -> None:
+    """A search prints its own lines only: no Tune configuration box, result-folder or
+    TensorBoard hints, no token-auth banner, no Optuna experimental-feature warnings, Ray's
+    loggers at error level, unless ``verbose``.  These env vars are Ray's public settings and
+    must be set before Ray reads them; Tune's JSON logger stays (it prints nothing)."""
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # ours stops the search (_SignalStop)
     if verbose:
         return
-    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("RAY_TQDM", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the old reporter honours verbose=0: no box, no hints
+    if local:  # token auth is what a new local Ray does anyway; saying so explicitly silences its banner
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     import logging
 
-    for name in ("ray", "ray.tune", "ray.train", "ray.air", "ray._private"):
+    import ray  # noqa: F401 - its import sets up the "ray" logger, so the levels go after it
+
+    for name in ("ray", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
 
 @dataclasses.dataclass
 class SearchSummary:
@@ -174,7 +179,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     Several drivers may run this on one study at once (one machine or many, SQLite or
     PostgreSQL): each beats a heartbeat for the trials it runs, and only trials whose heartbeat
     stopped are failed (interrupted) and re-run; see ``trials/study.py``."""
-    _quiet(verbose)
+    _quiet(verbose, local=address is None)
     url = storage_url or config.storage_url
     if address:
         _check_reachable(address)

@@ -190,3 +190,16 @@ def test_trials_start_on_workers_ray_prestarted(tiny_config, tmp_path):
     assert len(results) == 1
     pids = {json.loads(line)["pid"] for line in results[0].read_text().splitlines() if line.strip()}
     assert pids and pids <= set(prestarted), (pids, prestarted)
+
+
+
+def test_a_default_search_prints_only_its_own_lines(tiny_config, tmp_path):
+    """No Ray token banner, Tune configuration box, result-folder or TensorBoard hints, no Optuna warnings."""
+    path, url, study = tiny_config(study="quiet", trials=2)
+    out = subprocess.run(FUSIONSCOPE + ["search", "--config", str(path)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=400, env=dict(os.environ, RAY_ADDRESS=""))
+    assert out.returncode == 0, out.stderr[-3000:]
+    ours = ("search quiet", "study 'quiet'", "next: ")  # the progress bar, the summary, the next step
+    lines = [line.strip() for line in (out.stdout + out.stderr).replace("\r", "\n").splitlines() if line.strip()]
+    assert lines and all(line.startswith(ours) for line in lines), lines
+    assert "complete=2" in out.stderr  # the progress line really was printed
