@@ -10,7 +10,7 @@ through a software fallback that Chrome has deprecated.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -22,6 +22,7 @@ from search_space.errors import FusionscopeError
 
 from analysis.formatting import format_objective, format_spec, objective_label
 from analysis.load import Objective, TrialRow, study_objectives, trial_rows
+from trials import record
 
 #: Preferred x axis for a default 2-D view: the first cost objective the study has.
 _COST_AXES_ORDER = ("macs", "params", "latency")
@@ -54,6 +55,9 @@ class ParetoInfo:
     axes: tuple[str, ...]
     points: tuple[ParetoPoint, ...]
     join_lines: Mapping[tuple[str, str], tuple[int, ...]]
+    #: the search's cost limits by objective name (``constraints:`` of the study's config), drawn as
+    #: lines; designs over them were never trained, so no plotted point lies beyond a limit
+    limits: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def front(self) -> tuple[ParetoPoint, ...]:
@@ -141,7 +145,18 @@ def pareto_info(study: optuna.Study, x: str | None = None, y: str | None = None)
     )
     panels = [(axes[i], axes[j]) for j in range(1, len(axes)) for i in range(j)]
     join_lines = {(px, py): _front_2d(points, objectives, px, py) for px, py in panels}
-    return ParetoInfo(objectives, axes, points, join_lines)
+    return ParetoInfo(objectives, axes, points, join_lines, study_limits(study))
+
+
+#: which objective each ``constraints:`` key limits
+LIMIT_OBJECTIVES = {"max_params": "params", "max_macs": "macs", "max_latency_ms": "latency"}
+
+
+def study_limits(study: optuna.Study) -> dict[str, float]:
+    """The cost limits the search ran under, by objective name, from the config it recorded."""
+    config = study.user_attrs.get(record.STUDY_CONFIG) or {}
+    limits = config.get("constraints") or {}
+    return {LIMIT_OBJECTIVES[k]: float(v) for k, v in limits.items() if k in LIMIT_OBJECTIVES and v is not None}
 
 
 def _axis_format(name: str, titled: bool = True) -> dict:
@@ -193,6 +208,11 @@ def pareto_figure(info: ParetoInfo) -> go.Figure:
                 ),
                 row=row, col=col,
             )
+        for axis, name in (("x", x), ("y", y)):
+            if name in info.limits:  # the search's cost limit: nothing beyond it was trained
+                line = {"line_dash": "dash", "line_color": "#1f77b4", "row": row, "col": col,
+                        "annotation_text": f"limit {name} {info.limits[name]:.4g}"}
+                (fig.add_vline if axis == "x" else fig.add_hline)(info.limits[name], **line)
         fig.update_xaxes(_axis_format(x, titled=row == size), row=row, col=col)
         fig.update_yaxes(_axis_format(y, titled=col == 1), row=row, col=col)
     if size == 1:

@@ -57,6 +57,7 @@ class Report:
     importances: tuple[Importance, ...]
     failures: tuple[TrialRow, ...]
     hcnn_gains: tuple[CombinationGain, ...] = ()
+    infeasible: int = 0  # designs over the search's cost limits, recorded but never trained
 
 
 def build_report(storage: str, study_name: str) -> Report:
@@ -80,6 +81,7 @@ def build_report(storage: str, study_name: str) -> Report:
         importances=param_importances(study),
         failures=tuple(r for r in rows if r.state == "FAIL"),
         hcnn_gains=tuple(combination_gains(rows)),
+        infeasible=sum(1 for r in rows if record.INFEASIBLE in r.attrs),
     )
 
 
@@ -136,6 +138,11 @@ def _pareto_section(report: Report) -> Section:
         f"Pareto-optimal over {'both' if len(names) == 2 else f'all {len(names)}'} objectives "
         "(Optuna's study.best_trials).",
     )
+    if report.pareto.limits:
+        shown = ", ".join(f"{name} ≤ {format_objective(name, value)}" for name, value in report.pareto.limits.items())
+        text += (f"The search ran under cost limits ({shown}), drawn on the plot; {report.infeasible} proposed "
+                 "designs were over them and never trained, so the front and the hypervolume are of feasible "
+                 "designs only.",)
     return Section("Pareto front", 2, text, table, "pareto")
 
 

@@ -112,3 +112,24 @@ def test_figures_draw_every_point_and_the_joined_front(search_study, two_objecti
 def test_non_dominated_keeps_ties_and_drops_dominated():
     losses = [[1, 2], [1, 2], [2, 1], [2, 2], [0, 3]]
     assert non_dominated(losses).tolist() == [True, True, True, False, True]
+
+
+def test_the_search_s_cost_limits_are_drawn(tmp_path):
+    """A search run under ``constraints:`` shows its limits on the Pareto plot."""
+    import optuna
+
+    from analysis.pareto import pareto_figure, pareto_info
+    from trials import record
+
+    study = optuna.create_study(directions=["maximize", "minimize"], storage=f"sqlite:///{tmp_path / 'c.db'}",
+                                study_name="limits")
+    study.set_user_attr(record.STUDY_OBJECTIVES, ["accuracy", "macs"])
+    study.set_user_attr(record.STUDY_CONFIG, {"constraints": {"max_macs": 5e5, "max_params": None}})
+    for acc, macs in ((0.8, 1e5), (0.85, 3e5)):
+        trial = study.ask()
+        trial.set_user_attr(record.SPEC, {"backbone": "plain"})
+        study.tell(trial, [acc, macs])
+    info = pareto_info(study)
+    assert info.limits == {"macs": 5e5}
+    shapes = pareto_figure(info).layout.shapes
+    assert any(s.x0 == 5e5 and s.x1 == 5e5 for s in shapes)

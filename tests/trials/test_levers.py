@@ -43,3 +43,8 @@ constraints: {{max_macs: {limit}}}
     stopped = [t for t in trials if t.state == TrialState.PRUNED and record.EPOCHS_DONE in t.user_attrs]
     for t in stopped:  # MOASHA stopped these at a rung, before the last epoch
         assert t.user_attrs[record.EPOCHS_DONE] < 3
+
+    from analysis.report import write_report
+
+    text = write_report(url, study, tmp_path / "report")["markdown"].read_text()
+    assert f"{len(over)} proposed designs were over them and never trained" in text
