@@ -124,10 +124,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report",
         help="full study report: Pareto front, hypervolume, ablation tables, importance",
         description=(
-            "Write report.md and a self-contained report.html (plus pareto.html) for a study: "
-            "the Pareto front, the hypervolume history with its reference point, one ablation "
-            "table per param (accuracy mean ± sd, 95% intervals, paired differences against "
-            "the reference level, params, MACs), param importance and failed trials."
+            "Write report.md, a self-contained report.html, report.json (every number) and "
+            "pareto.html for a study: the Pareto front, the hypervolume history with its "
+            "reference point, one ablation table per param (each level's effect against the "
+            "reference from an additive model over all trials, Holm-adjusted, followed across "
+            "epochs and marked settled or not; exact paired differences; accuracy mean ± sd, "
+            "params, MACs), HCNN gains, param importance and failed trials."
         ),
     )
     report.add_argument("--storage", required=True, metavar="URL", help=_STORAGE_HELP)
