@@ -16,6 +16,7 @@ import warnings
 from typing import Any, Callable
 
 import optuna
+import sqlalchemy
 
 from trials import record
 from trials.config import SearchConfig

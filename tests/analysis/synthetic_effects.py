@@ -87,3 +87,14 @@ def learning_curve_study(rng: np.random.Generator, effect_by_epoch: Sequence[flo
         ]
         add_trial(study, params, [c[-1] for c in curves], curves)
     return study
+
+
+def stored_learning_curve_study(storage: str, name: str = "curves") -> None:
+    """``learning_curve_study`` (seed 1, an effect rising from -4 to +4 points) written into ``storage``."""
+    import optuna
+
+    study = learning_curve_study(np.random.default_rng(1), np.linspace(-4, 4, 10))
+    target = optuna.create_study(storage=storage, study_name=name, directions=study.directions)
+    for key, value in study.user_attrs.items():
+        target.set_user_attr(key, value)
+    target.add_trials(study.trials)

@@ -77,17 +77,10 @@ def test_page_renders_its_plots_without_errors(written, tmp_path, kind, plots):
 
 
 def test_report_with_effect_plots_renders_without_errors(tmp_path):
-    import numpy as np
-    import optuna
-
-    from tests.analysis.synthetic_effects import learning_curve_study
+    from tests.analysis.synthetic_effects import stored_learning_curve_study
 
     storage = f"sqlite:///{tmp_path / 'curves.db'}"
-    study = learning_curve_study(np.random.default_rng(1), np.linspace(-4, 4, 10))
-    target = optuna.create_study(storage=storage, study_name="curves", directions=study.directions)
-    for key, value in study.user_attrs.items():
-        target.set_user_attr(key, value)
-    target.add_trials(study.trials)
+    stored_learning_curve_study(storage)
     page = write_report(storage, "curves", tmp_path / "out")["html"]
     dom = chromium(page, tmp_path / "profile", "--dump-dom")
     assert page_errors(dom.stderr, page) == []

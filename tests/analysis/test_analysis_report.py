@@ -116,16 +116,10 @@ def test_report_json_holds_the_numbers_of_the_markdown(search_study, tmp_path):
 
 
 def test_learning_curves_give_one_effect_plot_per_factor_and_the_settled_column(tmp_path):
-    import numpy as np
-
-    from tests.analysis.synthetic_effects import learning_curve_study
+    from tests.analysis.synthetic_effects import stored_learning_curve_study
 
     storage = f"sqlite:///{tmp_path / 'curves.db'}"
-    study = learning_curve_study(np.random.default_rng(1), np.linspace(-4, 4, 10))
-    target = optuna.create_study(storage=storage, study_name="curves", directions=study.directions)
-    for key, value in study.user_attrs.items():
-        target.set_user_attr(key, value)
-    target.add_trials(study.trials)
+    stored_learning_curve_study(storage)
     report = build_report(storage, "curves")
     page = to_html(report)
     assert page.count('class="plotly-graph-div"') == 4  # Pareto, hypervolume, fusion and width by epoch
