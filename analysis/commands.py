@@ -13,14 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from analysis.compare import write_comparison
 from analysis.formatting import MACS_CONVENTION
-from analysis.load import open_study
-from analysis.pareto import pareto_figure, pareto_info
-from analysis.png import write_pngs
-from analysis.report import write_report
 from search_space.errors import FusionscopeError
-from trials.storage import reading
+
+# The handlers import what they use: building the CLI's parser must not pay for plotly,
+# statsmodels, pandas or torch (``fusionscope --help`` in well under a second).
 
 _STORAGE_HELP = (
     "Optuna storage URL of the search, e.g. sqlite:///runs/search.db or "
@@ -47,6 +44,11 @@ def _writing(path: Path) -> Iterator[None]:
 
 def cmd_pareto(args: argparse.Namespace) -> int:
     """Write the interactive Pareto plot of one study (and optionally a PNG of it)."""
+    from analysis.load import open_study
+    from analysis.pareto import pareto_figure, pareto_info
+    from analysis.png import write_pngs
+    from trials.storage import reading
+
     output = Path(args.output)
     _refuse_existing_file(output)
     if output.is_dir():
@@ -72,6 +74,10 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write report.md, report.html, report.json and pareto.html (and optionally PNGs) for one study."""
+    from analysis.load import open_study
+    from analysis.report import write_report
+    from trials.storage import reading
+
     output = Path(args.output)
     _refuse_existing_file(output)
     open_study(args.storage, args.study)  # refuse a missing or foreign storage before making the folder
@@ -84,6 +90,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Write compare.html and compare.md: two or more studies on one reference point."""
+    from analysis.compare import write_comparison
+    from analysis.load import open_study
+    from trials.storage import reading
+
     output = Path(args.output)
     _refuse_existing_file(output)
     for name in args.study:

@@ -35,9 +35,18 @@ def version() -> str:
         return tomllib.loads(pyproject.read_text())["project"]["version"] + " (source tree)"
 
 
+def write_report(storage: str, study: str, out_dir: str) -> dict:
+    """``search --report DIR``: the analysis floor's report writer, imported only when a search
+    asks for it (plotly and statsmodels stay out of the parser)."""
+    from analysis.report import write_report as write
+
+    return write(storage, study, out_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; imports no torch, statsmodels, pandas or plotly (each handler
+    imports what it runs), so ``--help`` and every bad-argument error answer at once."""
     from analysis import commands as analysis_commands
-    from analysis.report import write_report
     from search_space import commands as search_space_commands
     from trials import commands as trials_commands
 

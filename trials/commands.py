@@ -17,7 +17,6 @@ from typing import Any, Callable
 
 from search_space.errors import FusionscopeError
 from trials import record
-from trials import storage as storage_mod
 
 #: set by ``fusionscope.cli``: ``write_report(storage_url, study, out_dir) -> {kind: path}``
 ReportWriter = Callable[[str, str, str], dict]
@@ -99,6 +98,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     import optuna
 
     from trials import config as config_mod
+    from trials import storage as storage_mod
 
     config = _override(config_mod.load(args.config), args)
     if args.resume:  # read-only look: a missing file or study is an error, nothing is created
@@ -125,6 +125,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import optuna
 
+    from trials import storage as storage_mod
     from trials.export import export_trial, pick_trial
 
     out = refuse_existing_file(args.output)
@@ -150,6 +151,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
+    from trials import storage as storage_mod
     storage = storage_mod.open_storage_readonly(args.storage)
     print(f"optuna-dashboard for {storage_mod.mask_url(args.storage)} at http://{args.host}:{args.port}/ "
           "(read-only; Ctrl-C stops)")

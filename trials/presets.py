@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from trials.config import ConfigError
+from trials.checked import ConfigError
 
 #: Default budget of every preset (see the module docstring for where the numbers come from).
 DEFAULT_EPOCHS = 10
