@@ -5,20 +5,16 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-#: Axis and column titles for the known objectives; unknown names are shown as they are.
-OBJECTIVE_LABELS: dict[str, str] = {
-    "accuracy": "accuracy (val, mean over seeds)",
-    "params": "parameters",
-    "macs": "MACs per image",
-    "latency": "latency (ms per batch)",
-}
+from trials.objectives import MAC_CONVENTION, OBJECTIVES
 
-#: The FLOP convention, stated wherever costs are shown.
-MACS_CONVENTION = "MACs: multiply-accumulates per image (forward pass); 1 MAC = 2 FLOPs"
+#: The FLOP convention, stated wherever costs are shown (the one definition, search_space/convention.py).
+MACS_CONVENTION = MAC_CONVENTION
 
 
 def objective_label(name: str) -> str:
-    return OBJECTIVE_LABELS.get(name, name)
+    """Axis and column title of an objective (the objective table's); unknown names as they are."""
+    entry = OBJECTIVES.get(name)
+    return entry.label if entry is not None else name
 
 
 def format_count(value: float | None) -> str:
@@ -50,11 +46,12 @@ def format_objective(name: str, value: float | None) -> str:
     """One objective value in its natural unit."""
     if value is None:
         return "n/a"
-    if name == "accuracy":
+    unit = OBJECTIVES[name].unit if name in OBJECTIVES else None
+    if unit == "fraction":
         return f"{format_percent(value)}%"
-    if name in ("params", "macs"):
+    if unit == "count":
         return format_count(value)
-    if name == "latency":
+    if unit == "ms":
         return f"{value:.3g} ms"
     return f"{value:.4g}"
 

@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search_space.errors import FusionscopeError
 from trials import record
+from trials.objectives import OBJECTIVES
 from trials.storage import mask_url, open_storage_readonly, reading
 
 
@@ -98,7 +99,8 @@ class TrialRow:
 
     def cost(self, name: str) -> float | None:
         """``params`` or ``macs`` as recorded in the user attrs, else as an objective value."""
-        attr = {"params": record.PARAMS, "macs": record.MACS}.get(name, name)
+        entry = OBJECTIVES.get(name)
+        attr = entry.record_key if entry is not None and entry.record_key else name
         value = self.attrs.get(attr, self.values.get(name))
         return None if value is None else float(value)
 

@@ -23,9 +23,11 @@ from search_space.errors import FusionscopeError
 from analysis.formatting import format_objective, format_spec, objective_label
 from analysis.load import Objective, TrialRow, study_objectives, trial_rows
 from trials import record
+from trials.objectives import BY_LIMIT, OBJECTIVES
 
-#: Preferred x axis for a default 2-D view: the first cost objective the study has.
-_COST_AXES_ORDER = ("macs", "params", "latency")
+#: Preferred x axis for a default 2-D view: MACs (the papers' cost axis), then the other minimised
+#: objectives in the objective table's order.
+_COST_AXES_ORDER = ("macs", *(o.name for o in OBJECTIVES.values() if not o.maximize and o.name != "macs"))
 
 
 class UnknownObjectiveError(FusionscopeError, ValueError):
@@ -148,8 +150,8 @@ def pareto_info(study: optuna.Study, x: str | None = None, y: str | None = None)
     return ParetoInfo(objectives, axes, points, join_lines, study_limits(study))
 
 
-#: which objective each ``constraints:`` key limits
-LIMIT_OBJECTIVES = {"max_params": "params", "max_macs": "macs", "max_latency_ms": "latency"}
+#: which objective each ``constraints:`` key limits (the objective table's)
+LIMIT_OBJECTIVES = {limit: entry.name for limit, entry in BY_LIMIT.items()}
 
 
 def study_limits(study: optuna.Study) -> dict[str, float]:

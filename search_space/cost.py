@@ -18,10 +18,10 @@ import torch
 from torch import nn
 
 from search_space.build import PARTS, build_model
+from search_space.convention import MAC_CONVENTION
 from search_space.modules.table import CountsItsWork
 from search_space.spec import ArchSpec
 
-MAC_CONVENTION = "multiply-accumulates per image, forward pass (conv, linear, fusion weightings)"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,7 @@ import yaml
 
 from search_space.space import SearchSpace
 from search_space.spec import SpecError
-from trials import record
+from trials.objectives import OBJECTIVES
 from trials.checked import Checked, ConfigError, bounded, check_keys, from_mapping
 from trials.constraints import Constraints
 from trials.data import DataConfig, DataError
@@ -166,8 +166,8 @@ class SearchConfig(Checked):
         if self.storage is not None and not self.storage.strip():
             raise ConfigError("storage='': expected a URL, e.g. sqlite:///runs/search.db (or leave it out)")
         for name in self.objectives:
-            if name not in record.OBJECTIVES:
-                raise ConfigError(f"objectives: unknown objective {name!r}; choose from {', '.join(record.OBJECTIVES)}")
+            if name not in OBJECTIVES:
+                raise ConfigError(f"objectives: unknown objective {name!r}; choose from {', '.join(OBJECTIVES)}")
         if not 2 <= len(self.objectives) <= 3 or len(set(self.objectives)) != len(self.objectives):
             raise ConfigError(f"objectives: list two or three distinct objectives, got {list(self.objectives)}")
         if not isinstance(self.space, (Mapping, list)):

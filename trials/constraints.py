@@ -26,15 +26,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from search_space.errors import FusionscopeError
+from trials.objectives import BY_LIMIT
 
 #: Trial user attribute holding the constraint values (one per limit in ``LIMITS`` order, all of
 #: them even when a limit is unset, so every trial of a study has a vector of the same length).
 CONSTRAINTS_ATTR = "constraints"
 #: Trial user attribute holding the violated limits as ``{limit: amount over}`` (empty if feasible).
 VIOLATIONS_ATTR = "constraint_violations"
-#: Each limit and the cost figure it bounds (the cost keys are the record's: ``params``, ``macs``,
-#: ``latency_ms``).
-LIMITS: dict[str, str] = {"max_params": "params", "max_macs": "macs", "max_latency_ms": "latency_ms"}
+#: Each limit and the record key of the figure it bounds (``params``, ``macs``, ``latency_ms``), from
+#: the objective table.
+LIMITS: dict[str, str] = {limit: entry.record_key for limit, entry in BY_LIMIT.items()}
 
 
 class ConstraintError(FusionscopeError):

@@ -14,6 +14,7 @@ from search_space.build import build_model
 from search_space.errors import FusionscopeError
 from search_space.spec import ArchSpec
 from trials import record
+from trials.objectives import objective
 
 
 class ExportError(FusionscopeError, RuntimeError):
@@ -34,8 +35,8 @@ def pick_trial(study: optuna.Study, number: int | None, best: str | None) -> opt
     if not complete:
         raise ExportError(f"study {study.study_name!r} has no complete trial yet")
     i = objectives.index(best)
-    sign = 1 if record.OBJECTIVES[best] == "maximize" else -1
-    return max(complete, key=lambda t: sign * t.values[i])
+    sign = objective(best).sign()
+    return min(complete, key=lambda t: sign * t.values[i])
 
 
 def _checked_state(weights: Path, model: nn.Module) -> dict[str, torch.Tensor]:

@@ -9,13 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-#: Objective names a config may list, with their Optuna direction.
-OBJECTIVES: Final[dict[str, str]] = {
-    "accuracy": "maximize",  # mean validation accuracy over replicates, in [0, 1]
-    "params": "minimize",  # exact parameter count of the built model
-    "macs": "minimize",  # multiply-accumulates per image, forward pass
-    "latency": "minimize",  # median forward latency per batch, milliseconds
-}
+# The objectives (names, directions, which attr holds each figure) are a table: trials/objectives.py.
 
 # --- study user attrs -------------------------------------------------------------
 STUDY_OBJECTIVES: Final = "objectives"  # list[str], in the order of study.directions

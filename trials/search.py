@@ -265,7 +265,10 @@ def _scheduler(config: SearchConfig):
                              grace_period=config.budget.grace_epochs, reduction_factor=config.budget.reduction_factor)
     from trials.moasha import MOASHAScheduler
 
-    costs = [o for o in config.objectives if o in ("params", "macs")] or ["macs"]  # latency: MACs stand in
+    from trials.objectives import OBJECTIVES
+
+    # the study's costs known before training; latency is measured in the trial, so MACs stand in
+    costs = [o for o in config.objectives if OBJECTIVES[o].cost] or ["macs"]
     return MOASHAScheduler(time_attr="epochs_done", metric="accuracy", max_t=config.budget.epochs,
                            grace_period=config.budget.grace_epochs, reduction_factor=config.budget.reduction_factor,
                            cost_fn=lambda job: [job["cost"][c] for c in costs])

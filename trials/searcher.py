@@ -20,6 +20,7 @@ from search_space.cost import spec_cost
 from search_space.space import SearchSpace
 from search_space.spec import SpecError
 from trials import constraints, record
+from trials.objectives import trial_values
 from trials.config import SearchConfig
 from trials.protocol import FINAL_RECORDED, WHERE_RECORDED, TrialJob, TrialReport
 from trials.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
@@ -198,9 +199,6 @@ class StudySearcher(Searcher):
             else:
                 for key in FINAL_RECORDED:
                     trial.set_user_attr(key, getattr(report, key))
-                attrs = trial.user_attrs
-                values = {"accuracy": report.accuracy, "params": attrs[record.PARAMS],
-                          "macs": attrs[record.MACS], "latency": report.latency_ms}
-                self._tell(trial, [values[o] for o in self.config.objectives])
+                self._tell(trial, trial_values(self.config.objectives, report.accuracy, trial.user_attrs))
         self.on_finish()
 

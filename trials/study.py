@@ -19,6 +19,7 @@ import optuna
 import sqlalchemy
 
 from trials import record
+from trials.objectives import directions as objective_directions
 from trials.config import SearchConfig
 from trials.storage import GRACE_S, HEARTBEAT_S, StudyError, make_storage, mask_url  # noqa: F401  (re-exported)
 
@@ -47,7 +48,7 @@ def open_study(config: SearchConfig, storage_url: str | None = None) -> optuna.S
     """Create the study, or load it when it exists with the same objectives."""
     url = storage_url or config.storage_url
     storage = make_storage(url, heartbeat=True)
-    directions = [record.OBJECTIVES[o] for o in config.objectives]
+    directions = objective_directions(config.objectives)
     try:
         existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     except sqlalchemy.exc.SQLAlchemyError as err:

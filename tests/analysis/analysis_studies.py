@@ -13,6 +13,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
 from trials import record
+from trials.objectives import directions as objective_directions
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -70,7 +71,7 @@ def make_study(storage: str, name: str, objectives: list[str]) -> optuna.Study:
     study = optuna.create_study(
         storage=storage,
         study_name=name,
-        directions=[record.OBJECTIVES[o] for o in objectives],
+        directions=objective_directions(objectives),
     )
     study.set_user_attr(record.STUDY_OBJECTIVES, objectives)
     return study

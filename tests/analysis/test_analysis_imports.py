@@ -1,4 +1,5 @@
-"""``analysis`` reads the storage alone: it never imports Ray, nor ``trials`` beyond its names and its storage opening (``trials.storage``)."""
+"""``analysis`` reads the storage alone: it never imports Ray, nor ``trials`` beyond its names (the record's
+keys, the objective table) and its storage opening (``trials.storage``)."""
 
 from __future__ import annotations
 
@@ -19,4 +20,4 @@ def test_no_ray_and_only_trials_record():
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
-    assert json.loads(result.stdout.splitlines()[-1]) == ["trials", "trials.record", "trials.storage"]
+    assert json.loads(result.stdout.splitlines()[-1]) == ["trials", "trials.objectives", "trials.record", "trials.storage"]
