@@ -21,6 +21,7 @@ from search_space.space import SearchSpace
 from search_space.spec import SpecError
 from trials import constraints, record
 from trials.objectives import trial_values
+from trials.samplers import SAMPLERS
 from trials.config import SearchConfig
 from trials.protocol import FINAL_RECORDED, WHERE_RECORDED, TrialJob, TrialReport
 from trials.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
@@ -38,7 +39,8 @@ class StudySearcher(Searcher):
         self.budget = config.budget.trials
         self.seeds = [config.training.seed + r for r in range(config.training.replicates)]
         self.pending: deque[dict] = deque(rerun)
-        if config.sampler.name == "grid":
+        self.walks_grid = SAMPLERS[config.sampler.name].walks_grid
+        if self.walks_grid:
             done = {t.user_attrs.get(record.SPEC_KEY) for t in study.get_trials(deepcopy=False)
                     if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
                     and not t.user_attrs.get(record.INTERRUPTED)}
@@ -123,7 +125,7 @@ class StudySearcher(Searcher):
                 # wait for the running ones: one may still fail as interrupted and need a re-run
                 return Searcher.FINISHED if running == 0 else None
             from_queue = bool(self.pending)
-            if self.config.sampler.name == "grid" and not from_queue:
+            if self.walks_grid and not from_queue:
                 return Searcher.FINISHED
             if from_queue:
                 self.study.enqueue_trial(self.pending.popleft())

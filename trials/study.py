@@ -20,6 +20,7 @@ import sqlalchemy
 
 from trials import record
 from trials.objectives import directions as objective_directions
+from trials.samplers import SAMPLERS
 from trials.config import SearchConfig
 from trials.storage import GRACE_S, HEARTBEAT_S, StudyError, make_storage, mask_url  # noqa: F401  (re-exported)
 
@@ -33,15 +34,9 @@ INTERRUPTED_REASON = "interrupted: the search stopped while it ran"
 
 
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
+    """The config's sampler, built by its entry in the sampler table (``trials/samplers.py``)."""
     s = config.sampler
-    if s.name == "nsga2":
-        # several generations: population 8 beat 4, 16 and 32 at a budget of 128 (benchmarks/search_quality.py)
-        population = s.population_size or max(4, min(50, config.budget.trials // 16))
-        return optuna.samplers.NSGAIISampler(population_size=population, seed=s.seed)
-    if s.name == "tpe":
-        return optuna.samplers.TPESampler(seed=s.seed, multivariate=True, group=True)
-    # random, and grid: the grid's specs are enqueued; random fills in only if the grid is done
-    return optuna.samplers.RandomSampler(seed=s.seed)
+    return SAMPLERS[s.name].build(s.seed, s.population_size, config.budget.trials)
 
 
 def open_study(config: SearchConfig, storage_url: str | None = None) -> optuna.Study:
