@@ -22,7 +22,7 @@ from plotly.subplots import make_subplots
 
 from analysis.formatting import format_objective
 from analysis.hypervolume import HypervolumeHistory, data_reference_point, describe_reference, hypervolume_history
-from analysis.load import Objective, TrialRow, mask_url, open_study, study_objectives, trial_rows
+from analysis.load import Objective, TrialRow, losses, mask_url, open_study, study_objectives, trial_rows
 from analysis.pareto import non_dominated
 
 
@@ -63,11 +63,6 @@ class Comparison:
         return len(study.union_front) / self.union_front_size if self.union_front_size else 0.0
 
 
-def _losses(rows: Sequence[TrialRow], objectives: Sequence[Objective]) -> np.ndarray:
-    sign = np.array([-1.0 if o.maximize else 1.0 for o in objectives])
-    return sign * np.array([[r.values[o.name] for o in objectives] for r in rows]).reshape(len(rows), len(objectives))
-
-
 def compare_studies(storage: str, names: Sequence[str]) -> Comparison:
     """Read the studies and compute fronts, shared-reference hypervolumes and who dominates whom."""
     if len(names) < 2 or len(set(names)) != len(names):
@@ -87,18 +82,18 @@ def compare_studies(storage: str, names: Sequence[str]) -> Comparison:
         raise CompareError(f"study {empty[0]!r} has no complete trial")
     union = [(name, r) for name in names for r in rows[name]]
     reference = data_reference_point([r for _, r in union], objectives)
-    union_mask = non_dominated(_losses([r for _, r in union], objectives))
+    union_mask = non_dominated(losses([r for _, r in union], objectives))
     on_union = {(name, r.number) for (name, r), keep in zip(union, union_mask) if keep}
     fronts = {}
     for name in names:
-        mask = non_dominated(_losses(rows[name], objectives))
+        mask = non_dominated(losses(rows[name], objectives))
         fronts[name] = [r for r, keep in zip(rows[name], mask) if keep]
     dominated = {}
     for a in names:
-        la = _losses(fronts[a], objectives)
+        la = losses(fronts[a], objectives)
         for b in names:
             if a != b:
-                lb = _losses(fronts[b], objectives)
+                lb = losses(fronts[b], objectives)
                 dominated[(a, b)] = int(sum(bool((la <= point).all(axis=1).any()) for point in lb))
     out = tuple(
         StudyFront(

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from analysis.formatting import format_objective
 from analysis.load import Objective, TrialRow, study_objectives, trial_rows
+from analysis.load import losses as trial_losses
 
 #: How far beyond the worst value seen the data-derived reference point lies, as a share of
 #: each objective's range.
@@ -102,11 +103,9 @@ def hypervolume_history(
     missing = [o.name for o in objectives if o.name not in reference_point]
     if missing:
         raise ValueError(f"the reference point has no value for {', '.join(missing)}")
-    sign = np.array([-1.0 if o.maximize else 1.0 for o in objectives])
+    sign = np.array([o.sign for o in objectives])
     reference = sign * np.array([reference_point[o.name] for o in objectives])
-    losses = sign * np.array([[r.values[o.name] for o in objectives] for r in rows]).reshape(
-        len(rows), len(objectives)
-    )
+    losses = trial_losses(rows, objectives)
     values: list[float] = []
     for i in range(len(rows)):
         # a trial weakly dominated by an earlier one adds nothing: skip the recomputation

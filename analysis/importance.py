@@ -49,7 +49,7 @@ def param_importances(study: optuna.Study) -> tuple[Importance, ...]:
     varied = [name for name, seen in values.items() if len(seen) >= 2]  # fixed params score 0
     results = []
     for index, objective in enumerate(objectives):
-        sign = -1.0 if objective.maximize else 1.0  # PED-ANOVA treats lower targets as better
+        sign = objective.sign  # PED-ANOVA treats lower targets as better
 
         def target(trial: FrozenTrial, index: int = index, sign: float = sign) -> float:
             return sign * trial.values[index]

@@ -8,7 +8,9 @@ against the storage in a test.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 import optuna
 from optuna.study import StudyDirection
@@ -51,6 +53,19 @@ class Objective:
     @property
     def direction(self) -> str:
         return "maximize" if self.maximize else "minimize"
+
+    @property
+    def sign(self) -> float:
+        """Multiply a value by this to get a loss (smaller is better): the one sign rule."""
+        return -1.0 if self.maximize else 1.0
+
+
+def losses(rows: Sequence["TrialRow"], objectives: Sequence[Objective]) -> np.ndarray:
+    """Complete trials' objective values as losses (every column minimised), one row per trial:
+    what dominance, fronts and hypervolumes are computed on."""
+    sign = np.array([o.sign for o in objectives])
+    return sign * np.array([[r.values[o.name] for o in objectives] for r in rows], dtype=float).reshape(
+        len(rows), len(objectives))
 
 
 def study_objectives(study: optuna.Study) -> tuple[Objective, ...]:

@@ -23,6 +23,7 @@ from search_space.errors import FusionscopeError
 from analysis.formatting import format_objective, format_spec, objective_label
 from analysis.load import Objective, TrialRow, study_objectives, trial_rows
 from trials import record
+from trials.moasha import nondominated_fronts
 from trials.objectives import BY_LIMIT, OBJECTIVES
 
 #: Preferred x axis for a default 2-D view: MACs (the papers' cost axis), then the other minimised
@@ -71,12 +72,13 @@ class ParetoInfo:
 
 
 def non_dominated(losses: np.ndarray) -> np.ndarray:
-    """Mask of rows no other row dominates (all ≤ and one <); every column is minimized."""
-    losses = np.asarray(losses, dtype=float)
-    no_worse = (losses[:, None, :] <= losses[None, :, :]).all(axis=2)
-    better = (losses[:, None, :] < losses[None, :, :]).any(axis=2)
-    dominates = no_worse & better  # [i, j]: row i dominates row j
-    return ~dominates.any(axis=0)
+    """Mask of rows no other row dominates (all ≤ and one <); every column is minimized.  The one
+    dominance rule is ``trials.moasha``'s non-dominated sorting (MOASHA promotes by it)."""
+    losses = np.asarray(losses, dtype=float).reshape(len(losses), -1)
+    mask = np.zeros(len(losses), dtype=bool)
+    if len(losses):
+        mask[nondominated_fronts(losses.tolist())[0]] = True
+    return mask
 
 
 def hover_text(row: TrialRow, objectives: Sequence[Objective]) -> str:
@@ -126,7 +128,7 @@ def _front_2d(
     """Trial numbers on the front of objectives x and y alone, in x order."""
     if not points:
         return ()
-    sign = {o.name: -1.0 if o.maximize else 1.0 for o in objectives}
+    sign = {o.name: o.sign for o in objectives}
     losses = [[sign[x] * p.values[x], sign[y] * p.values[y]] for p in points]
     front = [p for p, keep in zip(points, non_dominated(losses)) if keep]
     front.sort(key=lambda p: (p.values[x], p.values[y]))

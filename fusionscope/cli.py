@@ -22,17 +22,9 @@ _FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
 def version() -> str:
     """The installed distribution's version, else the one pyproject.toml declares (source tree)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
-    from pathlib import Path
+    from trials.versions import fusionscope_version
 
-    try:
-        return dist_version("fusionscope")
-    except PackageNotFoundError:
-        import tomllib
-
-        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-        return tomllib.loads(pyproject.read_text())["project"]["version"] + " (source tree)"
+    return fusionscope_version()
 
 
 def write_report(storage: str, study: str, out_dir: str) -> dict:

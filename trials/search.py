@@ -24,6 +24,7 @@ from search_space.errors import FusionscopeError
 from trials import record
 from trials.config import SearchConfig
 from trials.data import load_data
+from trials.versions import library_versions
 from trials.study import (INTERRUPTED_REASON, Heartbeats, StudyError, finished_count, mask_url, open_study,
                           recover_interrupted)
 
@@ -122,19 +123,6 @@ def _use_prestarted_workers() -> None:
     class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
 
 
-def _versions() -> dict[str, str]:
-    import ray
-    import torch
-
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        ours = version("fusionscope")
-    except PackageNotFoundError:  # run from a source tree on PYTHONPATH, not pip-installed
-        ours = "source tree (not installed)"
-    return {"torch": torch.__version__, "optuna": optuna.__version__, "ray": ray.__version__, "fusionscope": ours}
-
-
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
     """Fail in seconds, not minutes (ray.init retries), when nothing listens at the address."""
     import socket
@@ -209,7 +197,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
            "weights_dir": str(runs_dir / config.study / "weights") if config.training.save_weights else None}
     bar = SearchProgress(study, config.budget.trials, enabled=progress)
     searcher = StudySearcher(study, config, config.search_space(), rerun,
-                             (data.num_classes, data.in_channels, data.image_size), job, _versions(), bar.update)
+                             (data.num_classes, data.in_channels, data.image_size), job, library_versions(), bar.update)
     scheduler = _scheduler(config)
     # the driver's data go to the workers through Ray's object store (one copy per node): no
     # data load in the worker, and nodes need neither the files nor the driver's working directory

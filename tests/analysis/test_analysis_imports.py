@@ -1,5 +1,6 @@
 """``analysis`` reads the storage alone: it never imports Ray, nor ``trials`` beyond its names (the record's
-keys, the objective table) and its storage opening (``trials.storage``)."""
+keys, the objective table), its storage opening (``trials.storage``) and the one dominance rule
+(``trials.moasha``'s Ray-free non-dominated sorting)."""
 
 from __future__ import annotations
 
@@ -20,4 +21,4 @@ def test_no_ray_and_only_trials_record():
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
-    assert json.loads(result.stdout.splitlines()[-1]) == ["trials", "trials.objectives", "trials.record", "trials.storage"]
+    assert json.loads(result.stdout.splitlines()[-1]) == ["trials", "trials.moasha", "trials.objectives", "trials.record", "trials.storage"]
