@@ -68,6 +68,7 @@ def build_report(storage: str, study_name: str) -> Report:
     has_front = len(objectives) >= 2 and any(r.complete for r in rows)
     pareto = pareto_info(study) if has_front else None
     front_numbers = {p.number for p in pareto.front} if pareto else set()
+    effects = study_effects(rows, (study.user_attrs.get(record.STUDY_CONFIG) or {}).get("space"))
     return Report(
         study_name=study_name,
         storage=mask_url(storage),
@@ -76,8 +77,8 @@ def build_report(storage: str, study_name: str) -> Report:
         pareto=pareto,
         front_rows=tuple(r for r in rows if r.number in front_numbers),
         hypervolume=hypervolume_history(study) if has_front else None,
-        ablation=ablation_tables(rows),
-        effects=study_effects(rows, (study.user_attrs.get(record.STUDY_CONFIG) or {}).get("space")),
+        ablation=ablation_tables(rows, {f.factor: f.reference for f in effects.factors}),
+        effects=effects,
         importances=param_importances(study),
         failures=tuple(r for r in rows if r.state == "FAIL"),
         hcnn_gains=tuple(combination_gains(rows)),
@@ -220,7 +221,7 @@ def _mean_cell(effect: LevelEffect) -> str:
 
 
 def _pairs_cell(level: LevelStats | None, effect: LevelEffect) -> str:
-    """The exact paired Δ (points), flagged when its interval and the model's do not overlap."""
+    """The exact paired Δ (points) and its test against the model's effect (flagged at p < 0.05)."""
     if effect.contrast is None:
         return "reference"
     difference = None if level is None else level.difference
@@ -228,11 +229,13 @@ def _pairs_cell(level: LevelStats | None, effect: LevelEffect) -> str:
         return "none: " + (difference.method if difference else "level never observed")
     interval = "[no interval]" if difference.interval is None else format_interval(difference.interval, signed=True)
     text = f"{format_percent(difference.mean, signed=True)} {interval} ({difference.method})"
-    model = effect.contrast
-    if model.estimate is not None and difference.interval is not None:
-        low, high = (100 * v for v in difference.interval)
-        if high < model.ci_low or low > model.ci_high:
-            text += "; DISAGREES with the model"
+    check = difference.check
+    if check is not None and check.p_value is not None:
+        text += f"; pairs − model {check.difference:+.2f}, p = {check.p_value:.2g}"
+        if check.flagged:
+            text += ": DIFFERS from the model (effects may not add)"
+    elif check is not None and check.note:
+        text += f"; vs model: {check.note}"
     return text
 
 
@@ -249,9 +252,11 @@ def _ablation_sections(report: Report) -> list[Section]:
         "settled only if its verdict (significantly +, significantly −, not significant) is the "
         "same over the last half of the epochs. Marginal mean: the model's accuracy (%) at the "
         "level, other params at their average. Exact pairs: the mean difference over pairs of "
-        "designs that differ only in this param (the strongest evidence where a grid has them), "
-        "with a paired t (≥2 pairs) or Welch interval (1 pair); flagged where it disagrees with "
-        "the model. Accuracy: mean ± sd over all seeds of the level's trials.",
+        "designs that differ only in this param, params nested in it (e.g. strategy under a fusion op) "
+        "at their reference level so that they measure what the model's effect measures; pairs sharing "
+        "a design count as one unit; a paired t (≥2 units) or Welch interval (1 pair). pairs − model: "
+        "the pairs' Δ minus the model's prediction of it, tested on the model's residual designs "
+        "(p < 0.05: DIFFERS, a sign that the effects do not add). Accuracy: mean ± sd over all seeds of the level's trials.",
     )
     if effects.note:
         intro += (f"Model: {effects.note}.",)

@@ -78,7 +78,10 @@ def report_dict(report: "Report") -> dict[str, Any]:
                         "estimate": None if d.mean is None else 100 * d.mean,
                         "ci_low": None if d.interval is None else 100 * d.interval[0],
                         "ci_high": None if d.interval is None else 100 * d.interval[1],
-                        "method": d.method, "pairs": len(d.pairs),
+                        "method": d.method, "pairs": len(d.pairs), "units": d.units,
+                        "model_difference": None if d.check is None else _number(d.check.difference),
+                        "model_p": None if d.check is None else _number(d.check.p_value),
+                        "differs": bool(d.check is not None and d.check.flagged),
                     }
         pairs_by_factor[factor.factor] = pairs
         effects[factor.factor] = _factor_effects(factor, report.effects.method, pairs)
