@@ -319,13 +319,16 @@ def _failure_section(report: Report) -> Section:
 def _hcnn_section(report: Report) -> list[Section]:
     if not report.hcnn_gains:
         return []
-    rows = tuple((f"#{g.number}", g.design, f"{g.accuracy:.2f}", f"{g.better_single:.2f}", f"{g.gain:+.2f}",
-                  f"[{g.ci[0]:+.2f}, {g.ci[1]:+.2f}]" if g.ci else "n/a (one seed)", str(g.replicates))
+    rows = tuple((f"#{g.number}", g.design, f"{g.accuracy:.2f}", f"{g.better_base}: {g.better_single:.2f}",
+                  f"{g.gain:+.2f}", f"[{g.ci[0]:+.2f}, {g.ci[1]:+.2f}]" if g.ci else "n/a (one seed)",
+                  "—" if g.p_value is None else f"{g.p_value:.3g}", g.verdict, str(g.replicates))
                  for g in report.hcnn_gains)
-    table = Table(("trial", "combination", "accuracy %", "better single %", "gain (points)", "95% CI", "seeds"), rows)
+    table = Table(("trial", "combination", "accuracy % (mean over seeds)", "better base: its accuracy %",
+                   "gain (points)", "gain 95% CI (t over seeds)", "p (no gain)", "reading", "seeds"), rows)
     return [Section("HCNN: gain over the better single net", 2, (
-        "Each combination against the better of its own two bases, trained alone with the same seeds first "
-        "(HCNN §2.3), so the gain is paired within a seed; the interval is over seeds.",), table)]
+        "Each combination against the better of its own two bases (the one with the higher mean over the "
+        "seeds), trained alone with the same seeds first (HCNN §2.3), so the gain is paired within a seed; "
+        "the interval is a t over seeds.",), table)]
 
 
 def report_sections(report: Report) -> list[Section]:

@@ -109,6 +109,10 @@ def report_dict(report: "Report") -> dict[str, Any]:
         "importances": {i.objective: {"importances": dict(i.importances), "note": i.note}
                         for i in report.importances},
         "failures": [{"trial": r.number, "error": r.error} for r in report.failures],
+        "hcnn": [{"trial": g.number, "design": g.design, "accuracy": g.accuracy, "better_base": g.better_base,
+                  "better_single": g.better_single, "gain": g.gain,
+                  "ci_low": None if g.ci is None else g.ci[0], "ci_high": None if g.ci is None else g.ci[1],
+                  "p_value": _number(g.p_value), "seeds": g.replicates} for g in report.hcnn_gains],
     }
 
 
