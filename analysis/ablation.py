@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from analysis.load import TrialRow
+from trials import record
 from search_space.dimensions import labels, level_order
 
 CONFIDENCE = 0.95
@@ -330,6 +331,27 @@ def level_stats(level: Any, rows: Sequence[TrialRow], difference: Difference | N
 def factor_order(factors: set[str]) -> list[str]:
     known = [f for f in FACTOR_LABELS if f in factors]
     return known + sorted(factors - set(known))
+
+
+def early_stopped(row: TrialRow) -> bool:
+    """Pruned by the scheduler (ASHA) after training began: not a design skipped as over the cost
+    limits (``infeasible``) or as a repeat (``duplicate_of``), which are PRUNED too but never trained."""
+    return row.state == "PRUNED" and record.INFEASIBLE not in row.attrs and record.DUPLICATE_OF not in row.attrs
+
+
+def pruned_counts(rows: Sequence[TrialRow]) -> dict[str, dict[str, int]]:
+    """Early-stopped trials per param and level (the value as a string), from every trial's params.
+
+    The effects read complete trials only, so a level that learns slowly can vanish from them under
+    early stopping; the report shows these counts beside each effect.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        if early_stopped(row):
+            for key, value in row.params.items():
+                levels = out.setdefault(key, {})
+                levels[str(value)] = levels.get(str(value), 0) + 1
+    return out
 
 
 def ablation_tables(rows: Sequence[TrialRow], references: Mapping[str, Any] | None = None

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 import plotly.graph_objects as go
 import plotly.offline
 
-from analysis.ablation import FactorTable, LevelStats, ablation_tables
+from analysis.ablation import FactorTable, LevelStats, ablation_tables, pruned_counts
 from analysis.effects import level_key
 from analysis.formatting import (
     MACS_CONVENTION,
@@ -57,6 +57,8 @@ class Report:
     importances: tuple[Importance, ...]
     failures: tuple[TrialRow, ...]
     hcnn_gains: tuple[CombinationGain, ...] = ()
+    #: early-stopped (pruned) trials by param and level key: not in the effects, shown beside them
+    pruned: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     infeasible: int = 0  # designs over the search's cost limits, recorded but never trained
 
 
@@ -82,6 +84,7 @@ def build_report(storage: str, study_name: str) -> Report:
         importances=param_importances(study),
         failures=tuple(r for r in rows if r.state == "FAIL"),
         hcnn_gains=tuple(combination_gains(rows)),
+        pruned=pruned_counts(rows),
         infeasible=sum(1 for r in rows if record.INFEASIBLE in r.attrs),
     )
 
@@ -177,14 +180,6 @@ def _accuracy_cell(level: LevelStats | None) -> str:
     return f"{format_percent(level.accuracy_mean)} ± {sd}"
 
 
-def _level_interval_cell(level: LevelStats | None) -> str:
-    if level is None:
-        return "—"
-    if level.accuracy_interval is None:
-        return "none (one replicate)"
-    return format_interval(level.accuracy_interval)
-
-
 def _points(value: float) -> str:
     return f"{value:+.2f}"
 
@@ -196,6 +191,31 @@ def _model_cell(effect: LevelEffect) -> str:
     if contrast.estimate is None:
         return f"not estimable: {contrast.reason}"
     return f"{_points(contrast.estimate)} [{_points(contrast.ci_low)}, {_points(contrast.ci_high)}]"
+
+
+def interval_reading(low: float, high: float, p_adjusted: float | None = None) -> str:
+    """What a 95% interval of an effect (points) says, and nothing more.
+
+    An interval that holds 0 is "no difference detected" with the range it still allows, never
+    "level" or "no effect": [−1.93, +0.60] allows a loss of almost two points.
+    """
+    if low > 0 or high < 0:
+        words = f"{'higher' if low > 0 else 'lower'}: the interval allows {low:+.2f} to {high:+.2f}"
+        if p_adjusted is not None and p_adjusted >= 0.05:
+            words += f" (but not significant after the adjustment for several tests: p = {p_adjusted:.2g})"
+        return words
+    return f"no difference detected; the interval allows {low:+.2f} to {high:+.2f}"
+
+
+def _reading_cell(effect: LevelEffect, n_trials: int, n_pruned: int) -> str:
+    contrast = effect.contrast
+    if contrast is None:
+        return "—"
+    if contrast.estimate is None:
+        if n_trials == 0 and n_pruned:
+            return f"no estimate: all {n_pruned} trials of this level were stopped early (pruned)"
+        return "no estimate"
+    return interval_reading(contrast.ci_low, contrast.ci_high, contrast.p_adjusted)
 
 
 def _p_cell(effect: LevelEffect) -> str:
@@ -246,17 +266,21 @@ def _ablation_sections(report: Report) -> list[Section]:
         "study's space lists with several). Effect vs reference: accuracy points from an additive "
         f"model over all complete trials ({effects.method}; {effects.n_designs} designs, "
         f"{effects.n_observations} seed replicates), each param in treatment coding against its "
-        "reference level, so the other params are held fixed; params that exist only under some "
-        "level of another (e.g. strategy under a fusion op) are nested in it. p: Holm-adjusted "
-        "across the param's levels. Budget: the same model fitted at every epoch; an effect is "
-        "settled only if its verdict (significantly +, significantly −, not significant) is the "
-        "same over the last half of the epochs. Marginal mean: the model's accuracy (%) at the "
-        "level, other params at their average. Exact pairs: the mean difference over pairs of "
-        "designs that differ only in this param, params nested in it (e.g. strategy under a fusion op) "
-        "at their reference level so that they measure what the model's effect measures; pairs sharing "
-        "a design count as one unit; a paired t (≥2 units) or Welch interval (1 pair). pairs − model: "
-        "the pairs' Δ minus the model's prediction of it, tested on the model's residual designs "
-        "(p < 0.05: DIFFERS, a sign that the effects do not add). Accuracy: mean ± sd over all seeds of the level's trials.",
+        "reference level. It is the effect with the other params held fixed only if effects add, "
+        "which the model assumes (where exact pairs differ from it, they may not); params that exist "
+        "only under some level of another (e.g. strategy under a fusion op) are nested in it. p: "
+        "adjusted for the several tests, as the method says. Reading: what the 95% interval allows; "
+        "an interval holding 0 means no difference was detected, not that there is none. Budget: "
+        "whether the effect has settled over the epochs (the same model fitted at every epoch). "
+        "Marginal mean: the model's accuracy (%) at the level, other params at their average. "
+        "Exact pairs: the mean difference over pairs of designs that differ only in this param, "
+        "params nested in it at their reference level so that they measure what the model's effect "
+        "measures; pairs sharing a design count as one unit; a paired t (≥2 units) or Welch interval "
+        "(1 pair). pairs − model: the pairs' Δ minus the model's prediction of it, tested on the "
+        "model's residual designs (p < 0.05: DIFFERS, a sign that the effects do not add). Level's "
+        "trials: mean ± sd over all seeds of the level's complete trials, and their mean params and "
+        "MACs; raw, not adjusted for the other params. Pruned: the level's trials stopped early by "
+        "the scheduler, which are in none of the effects.",
     )
     if effects.note:
         intro += (f"Model: {effects.note}.",)
@@ -266,24 +290,34 @@ def _ablation_sections(report: Report) -> list[Section]:
         table = tables.get(factor.factor)
         stats_by_level = {level_key(s.level): s for s in table.levels} if table else {}
         header = (
-            "level", f"effect vs {factor.reference} (points) [95% CI]", "p (Holm)", "budget",
-            "marginal mean % [95% CI]", "exact pairs Δ [95% CI]", "accuracy % (mean ± sd)", "95% CI",
-            "params", "MACs", "trials", "replicates",
+            "level", f"effect vs {factor.reference}: model, points [95% CI]", "p (adjusted)",
+            "reading of the interval", "budget", "model's marginal mean, % [95% CI]",
+            "exact pairs: Δ points [95% CI]; pairs − model", "level's trials: accuracy % (mean ± sd over seeds)",
+            "params (mean)", "MACs (mean)", "complete trials", "seed replicates", "pruned (early-stopped) trials",
         )
+        pruned = report.pruned.get(factor.factor, {})
         rows = []
         for effect in factor.levels:
             stats = stats_by_level.get(level_key(effect.level))
+            n_pruned = getattr(effect, "n_pruned", None)
+            n_pruned = pruned.get(level_key(effect.level), 0) if n_pruned is None else n_pruned
             rows.append((
                 f"{effect.level} (reference)" if effect.contrast is None else str(effect.level),
-                _model_cell(effect), _p_cell(effect), _budget_cell(effect), _mean_cell(effect),
+                _model_cell(effect), _p_cell(effect),
+                _reading_cell(effect, stats.n_trials if stats else 0, n_pruned),
+                _budget_cell(effect), _mean_cell(effect),
                 _pairs_cell(stats, effect), _accuracy_cell(stats),
-                _level_interval_cell(stats),
                 format_count(stats.params_mean) if stats else "—",
                 format_count(stats.macs_mean) if stats else "—",
                 str(stats.n_trials) if stats else "0", str(stats.n_replicates) if stats else "0",
+                str(n_pruned),
             ))
         title = factor.factor if factor.label == factor.factor else f"{factor.label}: {factor.factor}"
         notes = (factor.reference_note,) if factor.reference_note else ()
+        if any(pruned.values()):
+            notes += ("Early-stopped (pruned) trials, left out of every effect: " + ", ".join(
+                f"{level} {n}" for level, n in pruned.items() if n) + ". A level that learns slowly can look "
+                "worse, or vanish from the effects, when its trials are stopped early.",)
         has_path = any(e.contrast.estimate is not None for lvl in factor.levels for e in lvl.by_epoch)
         sections.append(Section(title, 3, notes, Table(header, tuple(rows)),
                                 f"effects_{factor.factor}" if has_path else None))
