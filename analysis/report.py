@@ -1,7 +1,10 @@
-"""The study report: every number first (``Report``), then Markdown and self-contained HTML.
+"""The study report: every number first (``Report``), then Markdown, HTML and ``report.json``.
 
-Both renderers print the same ``Section`` list, so the Markdown and the HTML cannot disagree;
-the HTML adds the interactive figures (plotly.js embedded once, no external URLs).
+The report is the table ``SECTIONS``: each entry is one section with its title, the keys its
+numbers add to ``report.json`` (``analysis.report_json``), its Markdown/HTML blocks and its
+figures.  Markdown and HTML print the same ``Section`` blocks, so they cannot disagree, and
+report.json is built from the same entries; adding a section is one entry and a test.  The HTML
+adds the interactive figures (plotly.js embedded once, no external URLs).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import html
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 import plotly.graph_objects as go
 import plotly.offline
@@ -36,7 +39,7 @@ from analysis.importance import Importance, param_importances
 from analysis.load import Objective, TrialRow, mask_url, open_study, study_objectives, trial_rows
 from analysis.pareto import ParetoInfo, pareto_figure, pareto_info
 from analysis.png import write_pngs
-from analysis.report_json import write_report_json
+from analysis import report_json
 from analysis.settled import LevelEffect, StudyEffects, effects_by_epoch_figure, study_effects
 from trials import record
 
@@ -365,28 +368,75 @@ def _hcnn_section(report: Report) -> list[Section]:
         "the interval is a t over seeds.",), table)]
 
 
-def report_sections(report: Report) -> list[Section]:
-    return [
-        _overview(report),
-        _pareto_section(report),
-        _hypervolume_section(report),
-        *_hcnn_section(report),
-        *_ablation_sections(report),
-        _importance_section(report),
-        _failure_section(report),
-    ]
-
-
-def report_figures(report: Report) -> dict[str, go.Figure]:
-    """The report's interactive figures by the key their section refers to."""
+def _effect_figures(report: Report) -> dict[str, go.Figure]:
     figures = {}
-    if report.pareto is not None and report.hypervolume is not None:
-        figures = {"pareto": pareto_figure(report.pareto), "hypervolume": hypervolume_figure(report.hypervolume)}
     for factor in report.effects.factors:
         figure = effects_by_epoch_figure(factor)
         if figure is not None:
             figures[f"effects_{factor.factor}"] = figure
     return figures
+
+
+def _both_fronts(report: Report) -> bool:
+    return report.pareto is not None and report.hypervolume is not None
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One section of the report: defined once, rendered to Markdown, HTML and report.json.
+
+    ``numbers`` gives the top-level keys the section adds to report.json; ``render`` the blocks
+    Markdown and HTML print (none: the section is absent from this study's report); ``figures``
+    the plotly figures its blocks refer to by key.
+    """
+
+    key: str
+    title: str
+    numbers: Callable[[Report], Mapping[str, Any]]
+    render: Callable[[Report], list[Section]]
+    figures: Callable[[Report], Mapping[str, go.Figure]] = lambda report: {}
+
+
+SECTIONS: tuple[ReportSection, ...] = (
+    ReportSection("overview", "Study", lambda r: report_json.overview_json(
+        r.study_name, r.storage, r.objectives, r.state_counts), lambda r: [_overview(r)]),
+    ReportSection("pareto", "Pareto front", lambda r: report_json.pareto_json(r.pareto),
+                  lambda r: [_pareto_section(r)],
+                  lambda r: {"pareto": pareto_figure(r.pareto)} if _both_fronts(r) else {}),
+    ReportSection("hypervolume", "Hypervolume", lambda r: report_json.hypervolume_json(r.hypervolume),
+                  lambda r: [_hypervolume_section(r)],
+                  lambda r: {"hypervolume": hypervolume_figure(r.hypervolume)} if _both_fronts(r) else {}),
+    ReportSection("hcnn", "HCNN: gain over the better single net",
+                  lambda r: report_json.hcnn_json(r.hcnn_gains), _hcnn_section),
+    ReportSection("ablation", "Ablation", lambda r: report_json.effects_json(r.effects, r.ablation, r.pruned),
+                  _ablation_sections, _effect_figures),
+    ReportSection("importance", "Parameter importance", lambda r: report_json.importances_json(r.importances),
+                  lambda r: [_importance_section(r)]),
+    ReportSection("failures", "Failed trials", lambda r: report_json.failures_json(r.failures),
+                  lambda r: [_failure_section(r)]),
+)
+
+
+def report_sections(report: Report) -> list[Section]:
+    """Every section's blocks, in the table's order."""
+    return [block for section in SECTIONS for block in section.render(report)]
+
+
+def report_figures(report: Report) -> dict[str, go.Figure]:
+    """The report's interactive figures by the key their section refers to."""
+    return {key: figure for section in SECTIONS for key, figure in section.figures(report).items()}
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    """report.json: the schema version, then every section's numbers, in the table's order."""
+    data: dict[str, Any] = {"schema_version": report_json.SCHEMA_VERSION}
+    for section in SECTIONS:
+        numbers = section.numbers(report)
+        clash = data.keys() & numbers.keys()
+        if clash:
+            raise ValueError(f"report section {section.key!r} repeats report.json keys {sorted(clash)}")
+        data.update(numbers)
+    return data
 
 
 def _markdown_cell(text: str) -> str:
@@ -462,7 +512,7 @@ def write_report(storage: str, study_name: str, out_dir: str | Path, png: bool =
     figures = report_figures(report)
     paths = {"html": out / "report.html", "markdown": out / "report.md", "json": out / "report.json"}
     paths["html"].write_text(to_html(report), encoding="utf-8")
-    write_report_json(report, paths["json"])
+    report_json.write_json(report_dict(report), paths["json"])
     if "pareto" in figures:
         paths["pareto_html"] = out / "pareto.html"
         figures["pareto"].write_html(
