@@ -1,21 +1,24 @@
-"""The study report: every number first (``Report``), then Markdown and self-contained HTML.
+"""The study report: every number first (``Report``), then Markdown, HTML and ``report.json``.
 
-Both renderers print the same ``Section`` list, so the Markdown and the HTML cannot disagree;
-the HTML adds the interactive figures (plotly.js embedded once, no external URLs).
+The report is the table ``SECTIONS``: each entry is one section with its title, the keys its
+numbers add to ``report.json`` (``analysis.report_json``), its Markdown/HTML blocks and its
+figures.  Markdown and HTML print the same ``Section`` blocks, so they cannot disagree, and
+report.json is built from the same entries; adding a section is one entry and a test.  The HTML
+adds the interactive figures (plotly.js embedded once, no external URLs).
 """
 
 from __future__ import annotations
 
 import html
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 import plotly.graph_objects as go
 import plotly.offline
 
-from analysis.ablation import FactorTable, LevelStats, ablation_tables
+from analysis.ablation import FactorTable, LevelStats, ablation_tables, pruned_counts
 from analysis.effects import level_key
 from analysis.formatting import (
     MACS_CONVENTION,
@@ -36,7 +39,7 @@ from analysis.importance import Importance, param_importances
 from analysis.load import Objective, TrialRow, mask_url, open_study, study_objectives, trial_rows
 from analysis.pareto import ParetoInfo, pareto_figure, pareto_info
 from analysis.png import write_pngs
-from analysis.report_json import write_report_json
+from analysis import report_json
 from analysis.settled import LevelEffect, StudyEffects, effects_by_epoch_figure, study_effects
 from trials import record
 
@@ -57,6 +60,8 @@ class Report:
     importances: tuple[Importance, ...]
     failures: tuple[TrialRow, ...]
     hcnn_gains: tuple[CombinationGain, ...] = ()
+    #: early-stopped (pruned) trials by param and level key: not in the effects, shown beside them
+    pruned: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     infeasible: int = 0  # designs over the search's cost limits, recorded but never trained
 
 
@@ -68,6 +73,7 @@ def build_report(storage: str, study_name: str) -> Report:
     has_front = len(objectives) >= 2 and any(r.complete for r in rows)
     pareto = pareto_info(study) if has_front else None
     front_numbers = {p.number for p in pareto.front} if pareto else set()
+    effects = study_effects(rows, (study.user_attrs.get(record.STUDY_CONFIG) or {}).get("space"))
     return Report(
         study_name=study_name,
         storage=mask_url(storage),
@@ -76,11 +82,12 @@ def build_report(storage: str, study_name: str) -> Report:
         pareto=pareto,
         front_rows=tuple(r for r in rows if r.number in front_numbers),
         hypervolume=hypervolume_history(study) if has_front else None,
-        ablation=ablation_tables(rows),
-        effects=study_effects(rows, (study.user_attrs.get(record.STUDY_CONFIG) or {}).get("space")),
+        ablation=ablation_tables(rows, {f.factor: f.reference for f in effects.factors}),
+        effects=effects,
         importances=param_importances(study),
         failures=tuple(r for r in rows if r.state == "FAIL"),
         hcnn_gains=tuple(combination_gains(rows)),
+        pruned=pruned_counts(rows),
         infeasible=sum(1 for r in rows if record.INFEASIBLE in r.attrs),
     )
 
@@ -176,14 +183,6 @@ def _accuracy_cell(level: LevelStats | None) -> str:
     return f"{format_percent(level.accuracy_mean)} ± {sd}"
 
 
-def _level_interval_cell(level: LevelStats | None) -> str:
-    if level is None:
-        return "—"
-    if level.accuracy_interval is None:
-        return "none (one replicate)"
-    return format_interval(level.accuracy_interval)
-
-
 def _points(value: float) -> str:
     return f"{value:+.2f}"
 
@@ -195,6 +194,31 @@ def _model_cell(effect: LevelEffect) -> str:
     if contrast.estimate is None:
         return f"not estimable: {contrast.reason}"
     return f"{_points(contrast.estimate)} [{_points(contrast.ci_low)}, {_points(contrast.ci_high)}]"
+
+
+def interval_reading(low: float, high: float, p_adjusted: float | None = None) -> str:
+    """What a 95% interval of an effect (points) says, and nothing more.
+
+    An interval that holds 0 is "no difference detected" with the range it still allows, never
+    "level" or "no effect": [−1.93, +0.60] allows a loss of almost two points.
+    """
+    if low > 0 or high < 0:
+        words = f"{'higher' if low > 0 else 'lower'}: the interval allows {low:+.2f} to {high:+.2f}"
+        if p_adjusted is not None and p_adjusted >= 0.05:
+            words += f" (but not significant after the adjustment for several tests: p = {p_adjusted:.2g})"
+        return words
+    return f"no difference detected; the interval allows {low:+.2f} to {high:+.2f}"
+
+
+def _reading_cell(effect: LevelEffect, n_trials: int, n_pruned: int) -> str:
+    contrast = effect.contrast
+    if contrast is None:
+        return "—"
+    if contrast.estimate is None:
+        if n_trials == 0 and n_pruned:
+            return f"no estimate: all {n_pruned} trials of this level were stopped early (pruned)"
+        return "no estimate"
+    return interval_reading(contrast.ci_low, contrast.ci_high, contrast.p_adjusted)
 
 
 def _p_cell(effect: LevelEffect) -> str:
@@ -220,7 +244,7 @@ def _mean_cell(effect: LevelEffect) -> str:
 
 
 def _pairs_cell(level: LevelStats | None, effect: LevelEffect) -> str:
-    """The exact paired Δ (points), flagged when its interval and the model's do not overlap."""
+    """The exact paired Δ (points) and its test against the model's effect (flagged at p < 0.05)."""
     if effect.contrast is None:
         return "reference"
     difference = None if level is None else level.difference
@@ -228,11 +252,13 @@ def _pairs_cell(level: LevelStats | None, effect: LevelEffect) -> str:
         return "none: " + (difference.method if difference else "level never observed")
     interval = "[no interval]" if difference.interval is None else format_interval(difference.interval, signed=True)
     text = f"{format_percent(difference.mean, signed=True)} {interval} ({difference.method})"
-    model = effect.contrast
-    if model.estimate is not None and difference.interval is not None:
-        low, high = (100 * v for v in difference.interval)
-        if high < model.ci_low or low > model.ci_high:
-            text += "; DISAGREES with the model"
+    check = difference.check
+    if check is not None and check.p_value is not None:
+        text += f"; pairs − model {check.difference:+.2f}, p = {check.p_value:.2g}"
+        if check.flagged:
+            text += ": DIFFERS from the model (effects may not add)"
+    elif check is not None and check.note:
+        text += f"; vs model: {check.note}"
     return text
 
 
@@ -243,15 +269,21 @@ def _ablation_sections(report: Report) -> list[Section]:
         "study's space lists with several). Effect vs reference: accuracy points from an additive "
         f"model over all complete trials ({effects.method}; {effects.n_designs} designs, "
         f"{effects.n_observations} seed replicates), each param in treatment coding against its "
-        "reference level, so the other params are held fixed; params that exist only under some "
-        "level of another (e.g. strategy under a fusion op) are nested in it. p: Holm-adjusted "
-        "across the param's levels. Budget: the same model fitted at every epoch; an effect is "
-        "settled only if its verdict (significantly +, significantly −, not significant) is the "
-        "same over the last half of the epochs. Marginal mean: the model's accuracy (%) at the "
-        "level, other params at their average. Exact pairs: the mean difference over pairs of "
-        "designs that differ only in this param (the strongest evidence where a grid has them), "
-        "with a paired t (≥2 pairs) or Welch interval (1 pair); flagged where it disagrees with "
-        "the model. Accuracy: mean ± sd over all seeds of the level's trials.",
+        "reference level. It is the effect with the other params held fixed only if effects add, "
+        "which the model assumes (where exact pairs differ from it, they may not); params that exist "
+        "only under some level of another (e.g. strategy under a fusion op) are nested in it. p: "
+        "adjusted for the several tests, as the method says. Reading: what the 95% interval allows; "
+        "an interval holding 0 means no difference was detected, not that there is none. Budget: "
+        "whether the effect has settled over the epochs (the same model fitted at every epoch). "
+        "Marginal mean: the model's accuracy (%) at the level, other params at their average. "
+        "Exact pairs: the mean difference over pairs of designs that differ only in this param, "
+        "params nested in it at their reference level so that they measure what the model's effect "
+        "measures; pairs sharing a design count as one unit; a paired t (≥2 units) or Welch interval "
+        "(1 pair). pairs − model: the pairs' Δ minus the model's prediction of it, tested on the "
+        "model's residual designs (p < 0.05: DIFFERS, a sign that the effects do not add). Level's "
+        "trials: mean ± sd over all seeds of the level's complete trials, and their mean params and "
+        "MACs; raw, not adjusted for the other params. Pruned: the level's trials stopped early by "
+        "the scheduler, which are in none of the effects.",
     )
     if effects.note:
         intro += (f"Model: {effects.note}.",)
@@ -261,24 +293,34 @@ def _ablation_sections(report: Report) -> list[Section]:
         table = tables.get(factor.factor)
         stats_by_level = {level_key(s.level): s for s in table.levels} if table else {}
         header = (
-            "level", f"effect vs {factor.reference} (points) [95% CI]", "p (Holm)", "budget",
-            "marginal mean % [95% CI]", "exact pairs Δ [95% CI]", "accuracy % (mean ± sd)", "95% CI",
-            "params", "MACs", "trials", "replicates",
+            "level", f"effect vs {factor.reference}: model, points [95% CI]", "p (adjusted)",
+            "reading of the interval", "budget", "model's marginal mean, % [95% CI]",
+            "exact pairs: Δ points [95% CI]; pairs − model", "level's trials: accuracy % (mean ± sd over seeds)",
+            "params (mean)", "MACs (mean)", "complete trials", "seed replicates", "pruned (early-stopped) trials",
         )
+        pruned = report.pruned.get(factor.factor, {})
         rows = []
         for effect in factor.levels:
             stats = stats_by_level.get(level_key(effect.level))
+            n_pruned = getattr(effect, "n_pruned", None)
+            n_pruned = pruned.get(level_key(effect.level), 0) if n_pruned is None else n_pruned
             rows.append((
                 f"{effect.level} (reference)" if effect.contrast is None else str(effect.level),
-                _model_cell(effect), _p_cell(effect), _budget_cell(effect), _mean_cell(effect),
+                _model_cell(effect), _p_cell(effect),
+                _reading_cell(effect, stats.n_trials if stats else 0, n_pruned),
+                _budget_cell(effect), _mean_cell(effect),
                 _pairs_cell(stats, effect), _accuracy_cell(stats),
-                _level_interval_cell(stats),
                 format_count(stats.params_mean) if stats else "—",
                 format_count(stats.macs_mean) if stats else "—",
                 str(stats.n_trials) if stats else "0", str(stats.n_replicates) if stats else "0",
+                str(n_pruned),
             ))
         title = factor.factor if factor.label == factor.factor else f"{factor.label}: {factor.factor}"
         notes = (factor.reference_note,) if factor.reference_note else ()
+        if any(pruned.values()):
+            notes += ("Early-stopped (pruned) trials, left out of every effect: " + ", ".join(
+                f"{level} {n}" for level, n in pruned.items() if n) + ". A level that learns slowly can look "
+                "worse, or vanish from the effects, when its trials are stopped early.",)
         has_path = any(e.contrast.estimate is not None for lvl in factor.levels for e in lvl.by_epoch)
         sections.append(Section(title, 3, notes, Table(header, tuple(rows)),
                                 f"effects_{factor.factor}" if has_path else None))
@@ -314,37 +356,87 @@ def _failure_section(report: Report) -> Section:
 def _hcnn_section(report: Report) -> list[Section]:
     if not report.hcnn_gains:
         return []
-    rows = tuple((f"#{g.number}", g.design, f"{g.accuracy:.2f}", f"{g.better_single:.2f}", f"{g.gain:+.2f}",
-                  f"[{g.ci[0]:+.2f}, {g.ci[1]:+.2f}]" if g.ci else "n/a (one seed)", str(g.replicates))
+    rows = tuple((f"#{g.number}", g.design, f"{g.accuracy:.2f}", f"{g.better_base}: {g.better_single:.2f}",
+                  f"{g.gain:+.2f}", f"[{g.ci[0]:+.2f}, {g.ci[1]:+.2f}]" if g.ci else "n/a (one seed)",
+                  "—" if g.p_value is None else f"{g.p_value:.3g}", g.verdict, str(g.replicates))
                  for g in report.hcnn_gains)
-    table = Table(("trial", "combination", "accuracy %", "better single %", "gain (points)", "95% CI", "seeds"), rows)
+    table = Table(("trial", "combination", "accuracy % (mean over seeds)", "better base: its accuracy %",
+                   "gain (points)", "gain 95% CI (t over seeds)", "p (no gain)", "reading", "seeds"), rows)
     return [Section("HCNN: gain over the better single net", 2, (
-        "Each combination against the better of its own two bases, trained alone with the same seeds first "
-        "(HCNN §2.3), so the gain is paired within a seed; the interval is over seeds.",), table)]
+        "Each combination against the better of its own two bases (the one with the higher mean over the "
+        "seeds), trained alone with the same seeds first (HCNN §2.3), so the gain is paired within a seed; "
+        "the interval is a t over seeds.",), table)]
 
 
-def report_sections(report: Report) -> list[Section]:
-    return [
-        _overview(report),
-        _pareto_section(report),
-        _hypervolume_section(report),
-        *_hcnn_section(report),
-        *_ablation_sections(report),
-        _importance_section(report),
-        _failure_section(report),
-    ]
-
-
-def report_figures(report: Report) -> dict[str, go.Figure]:
-    """The report's interactive figures by the key their section refers to."""
+def _effect_figures(report: Report) -> dict[str, go.Figure]:
     figures = {}
-    if report.pareto is not None and report.hypervolume is not None:
-        figures = {"pareto": pareto_figure(report.pareto), "hypervolume": hypervolume_figure(report.hypervolume)}
     for factor in report.effects.factors:
         figure = effects_by_epoch_figure(factor)
         if figure is not None:
             figures[f"effects_{factor.factor}"] = figure
     return figures
+
+
+def _both_fronts(report: Report) -> bool:
+    return report.pareto is not None and report.hypervolume is not None
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One section of the report: defined once, rendered to Markdown, HTML and report.json.
+
+    ``numbers`` gives the top-level keys the section adds to report.json; ``render`` the blocks
+    Markdown and HTML print (none: the section is absent from this study's report); ``figures``
+    the plotly figures its blocks refer to by key.
+    """
+
+    key: str
+    title: str
+    numbers: Callable[[Report], Mapping[str, Any]]
+    render: Callable[[Report], list[Section]]
+    figures: Callable[[Report], Mapping[str, go.Figure]] = lambda report: {}
+
+
+SECTIONS: tuple[ReportSection, ...] = (
+    ReportSection("overview", "Study", lambda r: report_json.overview_json(
+        r.study_name, r.storage, r.objectives, r.state_counts), lambda r: [_overview(r)]),
+    ReportSection("pareto", "Pareto front", lambda r: report_json.pareto_json(r.pareto),
+                  lambda r: [_pareto_section(r)],
+                  lambda r: {"pareto": pareto_figure(r.pareto)} if _both_fronts(r) else {}),
+    ReportSection("hypervolume", "Hypervolume", lambda r: report_json.hypervolume_json(r.hypervolume),
+                  lambda r: [_hypervolume_section(r)],
+                  lambda r: {"hypervolume": hypervolume_figure(r.hypervolume)} if _both_fronts(r) else {}),
+    ReportSection("hcnn", "HCNN: gain over the better single net",
+                  lambda r: report_json.hcnn_json(r.hcnn_gains), _hcnn_section),
+    ReportSection("ablation", "Ablation", lambda r: report_json.effects_json(r.effects, r.ablation, r.pruned),
+                  _ablation_sections, _effect_figures),
+    ReportSection("importance", "Parameter importance", lambda r: report_json.importances_json(r.importances),
+                  lambda r: [_importance_section(r)]),
+    ReportSection("failures", "Failed trials", lambda r: report_json.failures_json(r.failures),
+                  lambda r: [_failure_section(r)]),
+)
+
+
+def report_sections(report: Report) -> list[Section]:
+    """Every section's blocks, in the table's order."""
+    return [block for section in SECTIONS for block in section.render(report)]
+
+
+def report_figures(report: Report) -> dict[str, go.Figure]:
+    """The report's interactive figures by the key their section refers to."""
+    return {key: figure for section in SECTIONS for key, figure in section.figures(report).items()}
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    """report.json: the schema version, then every section's numbers, in the table's order."""
+    data: dict[str, Any] = {"schema_version": report_json.SCHEMA_VERSION}
+    for section in SECTIONS:
+        numbers = section.numbers(report)
+        clash = data.keys() & numbers.keys()
+        if clash:
+            raise ValueError(f"report section {section.key!r} repeats report.json keys {sorted(clash)}")
+        data.update(numbers)
+    return data
 
 
 def _markdown_cell(text: str) -> str:
@@ -420,7 +512,7 @@ def write_report(storage: str, study_name: str, out_dir: str | Path, png: bool =
     figures = report_figures(report)
     paths = {"html": out / "report.html", "markdown": out / "report.md", "json": out / "report.json"}
     paths["html"].write_text(to_html(report), encoding="utf-8")
-    write_report_json(report, paths["json"])
+    report_json.write_json(report_dict(report), paths["json"])
     if "pareto" in figures:
         paths["pareto_html"] = out / "pareto.html"
         figures["pareto"].write_html(

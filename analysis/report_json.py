@@ -1,5 +1,8 @@
-"""``report.json``: every number of ``report.md``, for scripts and for other tools.
+"""``report.json``: the numbers of each report section as JSON-able data, and the file writer.
 
+Each function here turns one section's numbers (the typed results of ``analysis``) into the keys
+that section contributes to ``report.json``; ``analysis.report.SECTIONS`` pairs each with its
+Markdown/HTML renderer, so a section is defined once and this module never imports the report.
 The schema is documented in the README ("Reading a study back").  Effects are in accuracy
 points (percent) relative to the factor's reference level; a level that cannot be estimated has
 ``estimate: null`` and a ``reason``; levels are the param values as strings (``"lc"``, ``"16"``).
@@ -10,33 +13,38 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Mapping, Sequence
 
+from analysis.ablation import FactorTable
 from analysis.effects import Contrast, level_key
-from analysis.settled import FactorEffects
-
-if TYPE_CHECKING:
-    from analysis.report import Report
+from analysis.hcnn import CombinationGain
+from analysis.hypervolume import HypervolumeHistory
+from analysis.importance import Importance
+from analysis.load import Objective, TrialRow
+from analysis.pareto import ParetoInfo
+from analysis.settled import FactorEffects, StudyEffects
 
 SCHEMA_VERSION = 1
 
 
-def _number(value: float | None) -> float | None:
+def number(value: float | None) -> float | None:
+    """A finite float or None (JSON has no NaN)."""
     return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _contrast(contrast: Contrast) -> dict[str, Any]:
     return {
-        "estimate": _number(contrast.estimate),
-        "ci_low": _number(contrast.ci_low),
-        "ci_high": _number(contrast.ci_high),
-        "p_value": _number(contrast.p_value),
-        "p_adjusted": _number(contrast.p_adjusted),
+        "estimate": number(contrast.estimate),
+        "ci_low": number(contrast.ci_low),
+        "ci_high": number(contrast.ci_high),
+        "p_value": number(contrast.p_value),
+        "p_adjusted": number(contrast.p_adjusted),
         "reason": contrast.reason,
     }
 
 
-def _factor_effects(factor: FactorEffects, method: str, pairs: dict[str, Any]) -> dict[str, Any]:
+def _factor_effects(factor: FactorEffects, method: str, pairs: dict[str, Any],
+                    pruned: Mapping[str, int]) -> dict[str, Any]:
     out = {}
     for level in factor.levels:
         if level.contrast is None:
@@ -48,27 +56,39 @@ def _factor_effects(factor: FactorEffects, method: str, pairs: dict[str, Any]) -
             "settled": level.settled,
             "settled_note": level.settled_note,
             "by_epoch": [{"epoch": e.epoch, **_contrast(e.contrast)} for e in level.by_epoch],
-            "marginal_mean": {"estimate": _number(level.mean.estimate), "ci_low": _number(level.mean.ci_low),
-                              "ci_high": _number(level.mean.ci_high)},
+            "marginal_mean": {"estimate": number(level.mean.estimate), "ci_low": number(level.mean.ci_low),
+                              "ci_high": number(level.mean.ci_high)},
             "exact_pairs": pairs.get(key),
+            "pruned": pruned.get(key, 0),
         }
     return out
 
 
-def report_dict(report: "Report") -> dict[str, Any]:
-    """The report's numbers as JSON-able data (accuracies of the ablation tables in [0, 1])."""
-    tables = {t.factor: t for t in report.ablation}
-    effects, references, pairs_by_factor, ablation = {}, {}, {}, {}
-    for factor in report.effects.factors:
+def overview_json(study_name: str, storage: str, objectives: Sequence[Objective],
+                  state_counts: Mapping[str, int]) -> dict[str, Any]:
+    return {
+        "study": study_name,
+        "storage": storage,
+        "objectives": [{"name": o.name, "direction": "maximize" if o.maximize else "minimize"} for o in objectives],
+        "state_counts": dict(state_counts),
+    }
+
+
+def effects_json(effects: StudyEffects, ablation: Sequence[FactorTable],
+                 pruned: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+    """The ablation section: references, the model, every level's effect, the per-level tables."""
+    tables = {t.factor: t for t in ablation}
+    out, references, tables_json = {}, {}, {}
+    for factor in effects.factors:
         references[factor.factor] = level_key(factor.reference)
         table = tables.get(factor.factor)
         pairs: dict[str, Any] = {}
         if table is not None:
-            ablation[factor.factor] = [
+            tables_json[factor.factor] = [
                 {"level": level_key(s.level), "n_trials": s.n_trials, "n_replicates": s.n_replicates,
-                 "accuracy_mean": _number(s.accuracy_mean), "accuracy_sd": _number(s.accuracy_sd),
+                 "accuracy_mean": number(s.accuracy_mean), "accuracy_sd": number(s.accuracy_sd),
                  "accuracy_ci": list(s.accuracy_interval) if s.accuracy_interval else None,
-                 "params_mean": _number(s.params_mean), "macs_mean": _number(s.macs_mean)}
+                 "params_mean": number(s.params_mean), "macs_mean": number(s.macs_mean)}
                 for s in table.levels
             ]
             for s in table.levels:
@@ -78,38 +98,50 @@ def report_dict(report: "Report") -> dict[str, Any]:
                         "estimate": None if d.mean is None else 100 * d.mean,
                         "ci_low": None if d.interval is None else 100 * d.interval[0],
                         "ci_high": None if d.interval is None else 100 * d.interval[1],
-                        "method": d.method, "pairs": len(d.pairs),
+                        "method": d.method, "pairs": len(d.pairs), "units": d.units,
+                        "model_difference": None if d.check is None else number(d.check.difference),
+                        "model_p": None if d.check is None else number(d.check.p_value),
+                        "differs": bool(d.check is not None and d.check.flagged),
                     }
-        pairs_by_factor[factor.factor] = pairs
-        effects[factor.factor] = _factor_effects(factor, report.effects.method, pairs)
-    hv = report.hypervolume
+        out[factor.factor] = _factor_effects(factor, effects.method, pairs, pruned.get(factor.factor, {}))
     return {
-        "schema_version": SCHEMA_VERSION,
-        "study": report.study_name,
-        "storage": report.storage,
-        "objectives": [{"name": o.name, "direction": "maximize" if o.maximize else "minimize"}
-                       for o in report.objectives],
-        "state_counts": dict(report.state_counts),
         "reference": references,
-        "effects_model": {"method": report.effects.method, "designs": report.effects.n_designs,
-                          "observations": report.effects.n_observations, "rank": report.effects.rank,
-                          "coefficients": report.effects.n_coefficients, "epochs": report.effects.epochs,
-                          "note": report.effects.note},
-        "effects": effects,
-        "ablation": ablation,
-        "pareto_front": sorted(p.number for p in report.pareto.front) if report.pareto else [],
-        "hypervolume": None if hv is None else {
-            "final": hv.final, "reference_point": dict(hv.reference_point), "reference_rule": hv.reference_rule,
-            "ideal_point": dict(hv.ideal_point), "box_share": hv.share(hv.final),
-            "history": [{"trial": n, "value": v} for n, v in zip(hv.trial_numbers, hv.values)],
-        },
-        "importances": {i.objective: {"importances": dict(i.importances), "note": i.note}
-                        for i in report.importances},
-        "failures": [{"trial": r.number, "error": r.error} for r in report.failures],
+        "effects_model": {"method": effects.method, "designs": effects.n_designs,
+                          "observations": effects.n_observations, "rank": effects.rank,
+                          "coefficients": effects.n_coefficients, "epochs": effects.epochs, "note": effects.note},
+        "effects": out,
+        "ablation": tables_json,
     }
 
 
-def write_report_json(report: "Report", path: str | Path) -> Path:
+def pareto_json(pareto: ParetoInfo | None) -> dict[str, Any]:
+    return {"pareto_front": sorted(p.number for p in pareto.front) if pareto else []}
+
+
+def hypervolume_json(hv: HypervolumeHistory | None) -> dict[str, Any]:
+    return {"hypervolume": None if hv is None else {
+        "final": hv.final, "reference_point": dict(hv.reference_point), "reference_rule": hv.reference_rule,
+        "ideal_point": dict(hv.ideal_point), "box_share": hv.share(hv.final),
+        "history": [{"trial": n, "value": v} for n, v in zip(hv.trial_numbers, hv.values)],
+    }}
+
+
+def importances_json(importances: Sequence[Importance]) -> dict[str, Any]:
+    return {"importances": {i.objective: {"importances": dict(i.importances), "note": i.note} for i in importances}}
+
+
+def failures_json(failures: Sequence[TrialRow]) -> dict[str, Any]:
+    return {"failures": [{"trial": r.number, "error": r.error} for r in failures]}
+
+
+def hcnn_json(gains: Sequence[CombinationGain]) -> dict[str, Any]:
+    return {"hcnn": [{"trial": g.number, "design": g.design, "accuracy": g.accuracy, "better_base": g.better_base,
+                      "better_single": g.better_single, "gain": g.gain,
+                      "ci_low": None if g.ci is None else g.ci[0], "ci_high": None if g.ci is None else g.ci[1],
+                      "p_value": number(g.p_value), "seeds": g.replicates} for g in gains]}
+
+
+def write_json(data: Mapping[str, Any], path: str | Path) -> Path:
     path = Path(path)
-    path.write_text(json.dumps(report_dict(report), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return path

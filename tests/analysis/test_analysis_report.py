@@ -23,31 +23,33 @@ def test_markdown_fusion_table_row_has_the_recomputed_numbers(search_study):
         return np.concatenate([complete[k].user_attrs[record.ACCURACY_REPLICATES] for k in numbers])
 
     lc = accuracies(n["lc16"], n["lc32"], n["lc16_eplf"])
-    low, high = stats.t.interval(0.95, len(lc) - 1, loc=lc.mean(), scale=stats.sem(lc))
     none16 = accuracies(n["none16"], n["none16_again"]).mean()
-    differences = [
+    differences = [  # lc16_eplf is not an exact pair of none16: strategy at its reference only (issue #18, 5)
         accuracies(n["lc16"]).mean() - none16,
         accuracies(n["lc32"]).mean() - accuracies(n["none32"]).mean(),
-        accuracies(n["lc16_eplf"]).mean() - none16,
     ]
     d_interval = stats.ttest_1samp(differences, 0.0).confidence_interval(0.95)
     expected_row_tail = (
         f"| {100 * np.mean(differences):+.2f} [{100 * d_interval.low:+.2f}, {100 * d_interval.high:+.2f}] "
-        f"(paired t, 3 pairs) | {100 * lc.mean():.2f} ± {100 * lc.std(ddof=1):.2f} "
-        f"| [{100 * low:.2f}, {100 * high:.2f}] | 236k | 17.8M | 3 | 8 |"
+        f"(paired t, 2 pairs at branches=1,2, strategy=eflp); vs model: the pairs are a comparison the "
+        f"model itself makes: nothing to test | {100 * lc.mean():.2f} ± {100 * lc.std(ddof=1):.2f} "
+        f"| 236k | 17.8M | 3 | 8 | 0 |"
     )
     markdown = to_markdown(build_report(search_study.storage, search_study.name))
     assert "### fusion op (CFN): fusion" in markdown
+    # each header says what its column is; the raw per-level 95% CI beside the model's is gone (issue #18, 10)
     assert (
-        "| level | effect vs none (points) [95% CI] | p (Holm) | budget | marginal mean % [95% CI] "
-        "| exact pairs Δ [95% CI] | accuracy % (mean ± sd) | 95% CI | params | MACs | trials | replicates |"
+        "| level | effect vs none: model, points [95% CI] | p (adjusted) | reading of the interval | budget "
+        "| model's marginal mean, % [95% CI] | exact pairs: Δ points [95% CI]; pairs − model "
+        "| level's trials: accuracy % (mean ± sd over seeds) | params (mean) | MACs (mean) | complete trials "
+        "| seed replicates | pruned (early-stopped) trials |"
     ) in markdown
     (lc_row,) = [line for line in markdown.splitlines() if line.startswith("| lc | ")]
     assert lc_row.endswith(expected_row_tail)
     assert "| none (reference) |" in markdown
     # conv appears only on the resnet backbone: the model says so instead of printing a number
     assert "| conv | not estimable: confounded with backbone=resnet" in markdown
-    assert "none: no pair of designs differing only here | 85.80 ± 0.42 |" in markdown
+    assert "none: no pair of designs differing only here (params nested in it at their reference level) | 85.80 ± 0.42 |" in markdown
     assert "[no interval] (1 pair, <2 replicates per side)" in markdown
 
 
@@ -74,7 +76,8 @@ def test_html_is_self_contained_with_plotly_once_and_both_figures(search_study):
     assert page.count('class="plotly-graph-div"') == 2  # Pareto front and hypervolume history
     # nothing outside plotly.js itself loads from elsewhere
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.replace(plotly_js, ""))
-    assert "<th>effect vs none (points) [95% CI]</th>" in page and "<th>exact pairs Δ [95% CI]</th>" in page
+    assert "<th>effect vs none: model, points [95% CI]</th>" in page
+    assert "<th>exact pairs: Δ points [95% CI]; pairs − model</th>" in page
     assert "RuntimeError: out of memory | allocating 2.0 GiB" in page
 
 
@@ -100,7 +103,7 @@ def test_report_json_holds_the_numbers_of_the_markdown(search_study, tmp_path):
     (lc_row,) = [line for line in markdown.splitlines() if line.startswith("| lc | ")]
     assert lc_row.startswith(f"| lc | {lc['estimate']:+.2f} [{lc['ci_low']:+.2f}, {lc['ci_high']:+.2f}] "
                              f"| {lc['p_adjusted']:.3g} |")
-    assert lc["exact_pairs"]["method"] == "paired t, 3 pairs" and lc["by_epoch"] == []
+    assert lc["exact_pairs"]["method"] == "paired t, 2 pairs at branches=1,2, strategy=eflp" and lc["by_epoch"] == []
     conv = data["effects"]["fusion"]["conv"]
     assert conv["estimate"] is None and "confounded with backbone=resnet" in conv["reason"]
     # every level states a number or a reason
