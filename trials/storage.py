@@ -162,6 +162,35 @@ def _check_sqlite_is_optuna(url: str, path: Path) -> None:
                            "it was left untouched")
 
 
+def _table_names(url: str) -> set[str]:
+    """The tables of a server database's default schema (read through SQLAlchemy's inspector)."""
+    try:
+        engine = sqlalchemy.create_engine(url, pool_pre_ping=True)
+        try:
+            return set(sqlalchemy.inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
+        raise StudyError(f"cannot open storage {mask_url(url)}: {_describe(url, err)}") from None
+
+
+def open_storage_to_serve(url: str) -> tuple[optuna.storages.RDBStorage, bool]:
+    """The storage ``dashboard`` serves, and whether Optuna's tables were created for it.
+
+    A user may start the dashboard before the first search, on the new, empty server database
+    the search will write into: a database with no tables at all gets Optuna's tables (exactly
+    what that first search would create), so the dashboard comes up empty and shows each study
+    as a search creates it.  Everything else is opened as ``open_storage_readonly`` does: a
+    server database holding other tables is refused and left untouched, and so is an SQLite
+    file that does not exist or is not an Optuna storage (a mistyped path creates nothing).
+    """
+    if not isinstance(url, str):
+        raise StudyError(f"storage={url!r}: expected a URL string")
+    if _sqlite_path(url) is None and not _table_names(url):
+        return make_storage(url), True
+    return open_storage_readonly(url), False
+
+
 def open_storage_readonly(url: str) -> optuna.storages.RDBStorage:
     """An RDBStorage that cannot change the database: for report, pareto, export, dashboard.
 
@@ -180,14 +209,7 @@ def open_storage_readonly(url: str) -> optuna.storages.RDBStorage:
             "creator": lambda: sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S, check_same_thread=False)}
     else:
         engine_kwargs = {"pool_pre_ping": True}
-        try:
-            engine = sqlalchemy.create_engine(url, **engine_kwargs)
-            try:
-                tables = set(sqlalchemy.inspect(engine).get_table_names())
-            finally:
-                engine.dispose()
-        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
-            raise StudyError(f"cannot open storage {mask_url(url)}: {_describe(url, err)}") from None
+        tables = _table_names(url)
         missing = [t for t in OPTUNA_TABLES if t not in tables]
         if missing:
             raise StudyError(f"{mask_url(url)} is not an Optuna storage (no table {missing[0]!r}); "
@@ -211,4 +233,5 @@ def reading(url: str) -> Iterator[None]:
         raise StudyError(f"cannot read the storage {mask_url(url)}: {_describe(url, cause)}") from None
 
 
-__all__ = ["OPTUNA_TABLES", "StudyError", "make_storage", "mask_url", "open_storage_readonly", "reading"]
+__all__ = ["OPTUNA_TABLES", "StudyError", "make_storage", "mask_url", "open_storage_readonly", "open_storage_to_serve",
+           "reading"]
