@@ -220,6 +220,99 @@ def open_storage_readonly(url: str) -> optuna.storages.RDBStorage:
         raise StudyError(f"cannot open storage {mask_url(url)}: {_describe(url, err)}") from None
 
 
+#: How long a search keeps retrying a storage that stopped answering (a restarting server, a
+#: network blip) before it stops with one line; ``FUSIONSCOPE_STORAGE_RETRY_S`` to change.
+STORAGE_RETRY_S = _seconds("FUSIONSCOPE_STORAGE_RETRY_S", 60)
+
+#: what a storage that broke under a running search raises (Optuna wraps some in StorageInternalError)
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, optuna.exceptions.StorageInternalError, OSError)
+
+
+def error_chain(err: BaseException) -> Iterator[BaseException]:
+    """``err``, its causes and contexts, and the DB-API errors SQLAlchemy wraps (``.orig``)."""
+    seen: set[int] = set()
+    todo = [err]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo.extend([e.__cause__, e.__context__, getattr(e, "orig", None)])
+
+
+def disk_full(err: BaseException) -> bool:
+    """ENOSPC/EDQUOT from Python, or SQLite's own 'database or disk is full', anywhere in the chain
+    (Optuna's StorageInternalError wraps SQLAlchemy's OperationalError wraps sqlite3's)."""
+    import errno
+
+    return any((isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT))
+               or "database or disk is full" in str(e) for e in error_chain(err))
+
+
+def storage_cause(url: str, err: BaseException) -> str:
+    """The innermost useful line of a storage failure, with the URL masked."""
+    chain = list(error_chain(err))
+    inner = next((e for e in reversed(chain) if not isinstance(e, optuna.exceptions.StorageInternalError)), err)
+    return _describe(url, inner)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _unwritable(path: Path) -> Path | None:
+    """The first of the SQLite file, its -wal/-shm and its folder that exists and cannot be
+    written (read-only mount, permissions, ``chattr +i``: SQLite would die with SIGBUS on an
+    immutable -shm, which no handler can catch)."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"), path.parent):
+        if p.exists() and not os.access(p, os.W_OK):
+            return p
+    return None
+
+
+def check_writable(url: str) -> None:
+    """Refuse up front an SQLite storage the search could not write (see ``_unwritable``)."""
+    path = _sqlite_path(url)
+    if path is None:
+        return
+    bad = _unwritable(path)
+    if bad is not None:
+        raise StudyError(f"{str(bad)!r} is not writable (read-only, its permissions, or immutable: lsattr shows 'i'); "
+                         f"a search cannot record into {mask_url(url)}; nothing was trained")
+
+
+class StorageWatch:
+    """Notices an SQLite storage vanishing or changing under a running search: deleted (the open
+    connection would go on writing into the unlinked file, and every result would be lost),
+    replaced by another file, or made unwritable.  Server storages are watched by their errors."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = _sqlite_path(url)
+        self.identity = _identity(self.path) if self.path is not None else None
+
+    def problem(self) -> str | None:
+        if self.path is None or self.identity is None:
+            return None
+        now = _identity(self.path)
+        if now is None:
+            return (f"the SQLite storage file {str(self.path)!r} was deleted while the search ran; what it held is "
+                    "gone with it, so the search stopped")
+        if now != self.identity:
+            return (f"the SQLite storage file {str(self.path)!r} was replaced by another file while the search ran; "
+                    "the search stopped rather than write into it")
+        bad = _unwritable(self.path)
+        if bad is not None:
+            return f"{str(bad)!r} stopped being writable while the search ran; the search stopped"
+        return None
+
+
 @contextmanager
 def reading(url: str) -> Iterator[None]:
     """Turn a storage that breaks while read (a corrupted page, a dropped connection) into a
@@ -233,5 +326,6 @@ def reading(url: str) -> Iterator[None]:
         raise StudyError(f"cannot read the storage {mask_url(url)}: {_describe(url, cause)}") from None
 
 
-__all__ = ["OPTUNA_TABLES", "StudyError", "make_storage", "mask_url", "open_storage_readonly", "open_storage_to_serve",
+__all__ = ["OPTUNA_TABLES", "STORAGE_ERRORS", "STORAGE_RETRY_S", "StorageWatch", "StudyError", "check_writable",
+           "disk_full", "error_chain", "storage_cause", "make_storage", "mask_url", "open_storage_readonly", "open_storage_to_serve",
            "reading"]

@@ -212,10 +212,15 @@ def recover_interrupted(study: optuna.Study) -> list[dict[str, Any]]:
 
 class Heartbeats:
     """A driver's heartbeat thread: every ``HEARTBEAT_S`` it records one for each trial the
-    driver is running, so other drivers on the study know it is alive."""
+    driver is running, so other drivers on the study know it is alive.  With ``check`` and
+    ``on_error`` (a search's searcher) it also watches the storage between trial events: a
+    deleted SQLite file or a server that stopped answering is noticed while every slot trains."""
 
-    def __init__(self, storage: optuna.storages.RDBStorage, live: Callable[[], list[int]]) -> None:
+    def __init__(self, storage: optuna.storages.RDBStorage, live: Callable[[], list[int]],
+                 check: Callable[[], bool] | None = None, on_error: Callable[[BaseException], bool] | None = None,
+                 on_ok: Callable[[], None] | None = None) -> None:
         self.storage, self.live = storage, live
+        self.check, self.on_error, self.on_ok = check, on_error, on_ok
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fusionscope-heartbeat", daemon=True)
 
@@ -224,11 +229,19 @@ class Heartbeats:
 
     def _run(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
+            if self.check is not None and not self.check():
+                continue
+            beats = 0
             for trial_id in self.live():
                 try:
                     self.beat(trial_id)
-                except Exception:  # a storage hiccup: the next beat retries; a dead storage ends the search anyway
-                    pass
+                    beats += 1
+                except Exception as err:  # a storage hiccup: the next beat retries; ``on_error`` decides when to give up
+                    if self.on_error is not None:
+                        self.on_error(err)
+                    break
+            if beats and self.on_ok is not None:
+                self.on_ok()
 
     def __enter__(self) -> "Heartbeats":
         self._thread.start()

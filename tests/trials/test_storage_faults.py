@@ -90,3 +90,148 @@ def test_the_same_config_with_a_larger_budget_or_other_resources_is_accepted(tmp
     raw["sampler"] = {"name": "tpe", "seed": 3}
     again = open_study(config_mod.from_dict(raw), url)
     assert again.user_attrs[record.STUDY_CONFIG]["budget"]["trials"] == TINY["budget"]["trials"]
+
+
+# --- faults injected for real while a search runs (slow: Ray and training) ------------------------
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+FUSIONSCOPE = [sys.executable, "-m", "fusionscope"]
+
+
+def complete_count(db: Path, study: str = "tiny") -> int:
+    """COMPLETE trials in an SQLite study, read through SQLite's read-only mode (changes nothing)."""
+    try:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute("SELECT count(*) FROM trials t JOIN studies s ON s.study_id = t.study_id "
+                                "WHERE s.study_name = ? AND t.state = 'COMPLETE'", (study,)).fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def start_search(config: Path, cwd: Path, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([*FUSIONSCOPE, "search", "--config", str(config), "--no-progress"], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "RAY_USAGE_STATS_ENABLED": "0", **env})
+
+
+def wait_for_complete(proc: subprocess.Popen, db: Path, n: int = 1, timeout: float = 480) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and complete_count(db) < n:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the search ended early ({proc.returncode}):\n{err[-3000:]}")
+        time.sleep(0.3)
+    assert complete_count(db) >= n, "no trial completed in time"
+
+
+def finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"the search did not stop within {timeout} s of the fault:\n{err[-3000:]}")
+    return proc.returncode, out, err
+
+
+def own_lines_only(err: str) -> None:
+    assert "Traceback" not in err and "(raylet)" not in err and "Error stopping trial" not in err, err[-3000:]
+    assert err.count("error: ") == 1, err[-3000:]
+
+
+@pytest.mark.slow
+def test_a_storage_file_deleted_mid_search_stops_it_with_an_error(tmp_path) -> None:
+    """Issue #20 item 1: the search used to go on into the unlinked file and exit 0 claiming 8 complete."""
+    db = tmp_path / "x.db"
+    path, _url = tiny(tmp_path, budget={"trials": 8, "epochs": 2})
+    proc = start_search(path, tmp_path)
+    wait_for_complete(proc, db)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    code, out, err = finish(proc)
+    assert code == 2, err[-3000:]
+    assert "error: the SQLite storage file" in err and "was deleted while the search ran" in err, err[-3000:]
+    assert "complete" not in out and "next: fusionscope report" not in out, out
+    own_lines_only(err)
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A real 1 MiB tmpfs (root only); skipped where mounting is not allowed."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_sqlite_on_a_disk_that_fills_mid_search_is_one_line_and_keeps_what_was_recorded(tmp_path, tiny_tmpfs) -> None:
+    db = tiny_tmpfs / "x.db"
+    path = write_tiny_config(tmp_path, storage=f"sqlite:///{db}", budget={"trials": 8, "epochs": 2})
+    proc = start_search(path, tmp_path)
+    wait_for_complete(proc, db)
+    with open(tiny_tmpfs / "filler", "wb") as filler:  # fill what is left of the disk
+        with pytest.raises(OSError):
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+    code, out, err = finish(proc)
+    assert code == 2, err[-3000:]
+    assert "error: no space left on the device" in err, err[-3000:]
+    own_lines_only(err)
+    (tiny_tmpfs / "filler").unlink()
+    kept = optuna.load_study(study_name="tiny", storage=f"sqlite:///{db}").get_trials()
+    assert sum(t.state == TrialState.COMPLETE for t in kept) >= 1
+    assert not [t for t in kept if t.state == TrialState.FAIL and not t.user_attrs.get(record.INTERRUPTED)]
+
+
+def test_a_full_disk_under_optunas_storage_error_is_one_line(tmp_path, capsys, monkeypatch) -> None:
+    """The cause sits under Optuna's StorageInternalError: ``main`` looks through the chain."""
+    import sqlalchemy
+
+    def full(*_a, **_k):
+        try:
+            try:
+                raise sqlite3.OperationalError("database or disk is full")
+            except sqlite3.OperationalError as inner:
+                raise sqlalchemy.exc.OperationalError("INSERT ...", {}, inner) from inner
+        except sqlalchemy.exc.OperationalError as outer:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from outer
+
+    monkeypatch.setattr("trials.study.open_study", full)
+    monkeypatch.setattr("trials.search.open_study", full)
+    path, _url = tiny(tmp_path)
+    assert main(["search", "--config", str(path), "--no-progress"]) == 2
+    assert "no space left on the device" in error_line(capsys)
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None or os.geteuid() != 0, reason="needs chattr and root")
+def test_an_immutable_storage_is_refused_before_anything_starts(tmp_path, capsys) -> None:
+    path, url = tiny(tmp_path)
+    open_study(config_mod.load(path), url)
+    db = tmp_path / "x.db"
+    made = subprocess.run(["chattr", "+i", str(db)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"chattr +i is not supported here: {made.stderr.strip()}")
+    try:
+        assert main(["search", "--config", str(path), "--no-progress"]) == 2
+        err = error_line(capsys)
+        assert "is not writable" in err and "immutable" in err, err
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], capture_output=True)
+    assert trial_states(url, "tiny") == []
