@@ -235,3 +235,87 @@ def test_an_immutable_storage_is_refused_before_anything_starts(tmp_path, capsys
     finally:
         subprocess.run(["chattr", "-i", str(db)], capture_output=True)
     assert trial_states(url, "tiny") == []
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL cluster of this test's own (initdb + pg_ctl as the postgres user in a temporary
+    folder, on a free port), so stopping it touches nobody else's server; removed afterwards."""
+    import pwd
+    import socket
+    import tempfile
+
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb")) if Path("/usr/lib/postgresql").exists() else []
+    if not versions or os.geteuid() != 0:
+        pytest.skip("needs root and a PostgreSQL server install (apt-get install -y postgresql)")
+    try:
+        pg = pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no postgres user")
+    bindir = versions[-1].parent
+    folder = Path(tempfile.mkdtemp(prefix="fs-own-pg-"))
+    os.chown(folder, pg.pw_uid, pg.pw_gid)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def as_postgres(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, timeout=120)
+
+    data = folder / "data"
+    made = as_postgres(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
+                       "--auth-host=scram-sha-256")
+    assert made.returncode == 0, made.stderr
+
+    def start() -> None:
+        done = as_postgres(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-t", "60", "-o",
+                           f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={folder}", "start")
+        assert done.returncode == 0, done.stderr + (folder / "log").read_text()[-2000:]
+
+    def stop() -> None:
+        as_postgres(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+
+    start()
+    sql = "CREATE ROLE fs LOGIN PASSWORD 'own-secret-pw'; CREATE DATABASE fs OWNER fs;"
+    for statement in sql.split(";")[:2]:
+        done = as_postgres(str(bindir / "psql"), "-h", str(folder), "-p", str(port), "-d", "postgres", "-c", statement)
+        assert done.returncode == 0, done.stderr
+    try:
+        yield f"postgresql+psycopg2://fs:own-secret-pw@127.0.0.1:{port}/fs", start, stop
+    finally:
+        as_postgres(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_postgres_stopped_mid_search_retries_then_stops_in_one_line_and_the_resume_reruns(tmp_path, own_postgres) -> None:
+    url, start, stop = own_postgres
+    path = write_tiny_config(tmp_path, storage=url, budget={"trials": 6, "epochs": 2})
+
+    def states() -> list[TrialState]:
+        try:
+            return [t.state for t in optuna.load_study(study_name="tiny", storage=url).get_trials()]
+        except Exception:
+            return []
+
+    proc = start_search(path, tmp_path, FUSIONSCOPE_STORAGE_RETRY_S="6")
+    deadline = time.time() + 480
+    while time.time() < deadline and TrialState.COMPLETE not in states():
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.5)
+    stop()
+    code, out, err = finish(proc, timeout=240)
+    assert code == 2, err[-3000:]
+    assert "own-secret-pw" not in out + err
+    assert "error: lost the storage postgresql+psycopg2://fs:***@127.0.0.1:" in err, err[-3000:]
+    own_lines_only(err)
+    start()
+    resumed = subprocess.run([*FUSIONSCOPE, "search", "--config", str(path), "--no-progress"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    final = optuna.load_study(study_name="tiny", storage=url).get_trials()
+    assert not [t for t in final if t.state == TrialState.RUNNING]
+    assert not [t for t in final if t.state == TrialState.FAIL and not t.user_attrs.get(record.INTERRUPTED)]
+    assert sum(t.state == TrialState.COMPLETE for t in final) + sum(
+        t.state == TrialState.PRUNED and record.DUPLICATE_OF not in t.user_attrs for t in final) == 6
