@@ -319,3 +319,46 @@ def test_postgres_stopped_mid_search_retries_then_stops_in_one_line_and_the_resu
     assert not [t for t in final if t.state == TrialState.FAIL and not t.user_attrs.get(record.INTERRUPTED)]
     assert sum(t.state == TrialState.COMPLETE for t in final) + sum(
         t.state == TrialState.PRUNED and record.DUPLICATE_OF not in t.user_attrs for t in final) == 6
+
+
+# --- 4: one spec claimed by two drivers at once --------------------------------------------------
+def test_a_spec_two_drivers_sample_at_once_is_trained_by_the_lower_trial_only(tmp_path, monkeypatch) -> None:
+    """Driver A's trial 0 is still sampling when driver B's trial 1 samples the same spec and
+    checks: B must wait for 0's key and yield the spec (it used to train it as well: #20 item 4)."""
+    import threading
+
+    from trials import searcher as searcher_mod
+    from trials.searcher import StudySearcher
+
+    monkeypatch.setattr(searcher_mod, "MAX_DUPLICATES_IN_A_ROW", 3)
+    path, url = tiny(tmp_path, budget={"trials": 2, "epochs": 1})
+    config = config_mod.load(path)
+    open_study(config, url)
+    job = {"training": {}, "epochs": 1, "cpus_per_trial": 1, "gpus_per_trial": 0, "latency_batch": 1,
+           "weights_dir": None}
+
+    def driver() -> StudySearcher:
+        study = optuna.load_study(study_name="tiny", storage=url)  # a driver of its own: its own cache
+        return StudySearcher(study, config, config.search_space(), [], (10, 1, 28), job, {}, lambda: None,
+                             storage_url=url)
+
+    a, b = driver(), driver()
+    trial_a = a.study.ask()  # A has asked trial 0 and is sampling it
+    got = {}
+    thread = threading.Thread(target=lambda: got.update(job=b.suggest("b-1")))
+    thread.start()
+    deadline = time.monotonic() + 30
+    key = None
+    while key is None and time.monotonic() < deadline:  # B asks trial 1, samples it and writes its key ...
+        time.sleep(0.05)
+        key = next((t.user_attrs.get(record.SPEC_KEY) for t in a.study.get_trials() if t.number == 1), None)
+    assert key is not None
+    time.sleep(0.3)  # ... and checks; then A's trial 0 has sampled the same design and writes its key
+    a.space.sample(trial_a)
+    trial_a.set_user_attr(record.SPEC_KEY, key)
+    assert a._spec_done(key, trial_a.number) is None  # A keeps it: B's is the higher number
+    thread.join(timeout=60)
+    assert got["job"] is None or got["job"] == searcher_mod.Searcher.FINISHED or got["job"]["number"] != 1, \
+        "driver B was handed the spec driver A is training"
+    trial_1 = optuna.load_study(study_name="tiny", storage=url).get_trials()[1]
+    assert trial_1.state == TrialState.PRUNED and trial_1.user_attrs[record.DUPLICATE_OF] == 0
