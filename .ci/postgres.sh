@@ -61,7 +61,7 @@ _fs_pg_sql() {  # $1: password; then the psql command prefix; reads nothing else
     "$@" -v ON_ERROR_STOP=1 -q -X -d postgres -v pw="$pw" <<'SQL' || return 1
 SELECT 'CREATE ROLE fusionscope LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fusionscope')
 \gexec
-ALTER ROLE fusionscope WITH LOGIN PASSWORD :'pw';
+ALTER ROLE fusionscope WITH LOGIN CREATEDB PASSWORD :'pw';  -- CREATEDB: tests make throw-away databases
 SELECT 'CREATE DATABASE fusionscope OWNER fusionscope' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'fusionscope')
 \gexec
 SQL

@@ -10,15 +10,10 @@ other exception is a real bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 from typing import Sequence
 
 from search_space.errors import FusionscopeError
-
-#: errors of the machine, not of fusionscope: reported in one line, like bad input
-_FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
-
 
 def version() -> str:
     """The installed distribution's version, else the one pyproject.toml declares (source tree)."""
@@ -56,10 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _disk_full(err: BaseException) -> bool:
-    """ENOSPC from Python, or SQLite's own 'database or disk is full' (through SQLAlchemy)."""
-    if isinstance(err, OSError) and err.errno in _FULL_DISK:
-        return True
-    return "database or disk is full" in str(getattr(err, "orig", None) or err)
+    """ENOSPC from Python, or SQLite's own 'database or disk is full', anywhere in the exception
+    chain (Optuna's StorageInternalError wraps SQLAlchemy's error, which wraps sqlite3's)."""
+    from trials.storage import disk_full
+
+    return disk_full(err)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

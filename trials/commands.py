@@ -152,9 +152,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
     from trials import storage as storage_mod
-    storage = storage_mod.open_storage_readonly(args.storage)
+
+    storage, created = storage_mod.open_storage_to_serve(args.storage)
     print(f"optuna-dashboard for {storage_mod.mask_url(args.storage)} at http://{args.host}:{args.port}/ "
           "(read-only; Ctrl-C stops)")
+    if created:
+        print("the database had no tables: Optuna's tables were created (as a first search would), "
+              "so studies appear here as searches start")
     optuna_dashboard.run_server(storage, host=args.host, port=args.port)
     return 0
 

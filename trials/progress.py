@@ -8,6 +8,7 @@ import optuna
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
+from trials.storage import STORAGE_ERRORS
 from trials.study import finished_count
 
 
@@ -19,6 +20,12 @@ class SearchProgress:
         self.update()
 
     def update(self) -> None:
+        try:
+            self._update()
+        except STORAGE_ERRORS:  # the progress line waits; the searcher decides what a broken storage means
+            pass
+
+    def _update(self) -> None:
         trials = self.study.get_trials(deepcopy=False)
         complete = sum(t.state == TrialState.COMPLETE for t in trials)
         self.bar.n = finished_count(self.study)

@@ -25,6 +25,7 @@ from trials import record
 from trials.config import SearchConfig
 from trials.data import load_data
 from trials.versions import library_versions
+from trials.storage import STORAGE_ERRORS, check_writable, storage_cause
 from trials.study import (INTERRUPTED_REASON, Heartbeats, StudyError, finished_count, mask_url, open_study,
                           recover_interrupted)
 
@@ -48,10 +49,10 @@ class _SignalStop:
         self.signum: int | None = None
 
     def __call__(self, trial_id: str, result: dict) -> bool:
-        return self.signum is not None
+        return self.searcher.stopping
 
-    def stop_all(self) -> bool:
-        return self.signum is not None
+    def stop_all(self) -> bool:  # a signal, or the searcher giving up on a broken storage
+        return self.searcher.stopping
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -172,6 +173,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     if address:
         _check_reachable(address)
     data = load_data(config.data)  # bad data fails here, before the study or Ray is touched
+    check_writable(url)  # an unwritable SQLite file: refused before anything starts
     study = open_study(config, url)
     rerun = recover_interrupted(study)
     if config.budget.trials - finished_count(study) <= 0:
@@ -197,7 +199,8 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
            "weights_dir": str(runs_dir / config.study / "weights") if config.training.save_weights else None}
     bar = SearchProgress(study, config.budget.trials, enabled=progress)
     searcher = StudySearcher(study, config, config.search_space(), rerun,
-                             (data.num_classes, data.in_channels, data.image_size), job, library_versions(), bar.update)
+                             (data.num_classes, data.in_channels, data.image_size), job, library_versions(), bar.update,
+                             storage_url=url)
     scheduler = _scheduler(config)
     # the driver's data go to the workers through Ray's object store (one copy per node): no
     # data load in the worker, and nodes need neither the files nor the driver's working directory
@@ -215,10 +218,20 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
                                   checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)),
     )
     try:
-        with Heartbeats(study._storage, searcher.live_trial_ids), stopper.installed():
+        with Heartbeats(study._storage, searcher.live_trial_ids, searcher.check_storage, searcher.storage_failed,
+                        searcher.storage_ok), stopper.installed():
             tuner.fit()
+    except STORAGE_ERRORS as err:  # a storage call outside the searcher's guards (Tune's own, Optuna's)
+        searcher.fail(f"cannot write the storage {mask_url(url)}: {storage_cause(url, err)}")
     finally:
-        bar.close()
+        with contextlib.suppress(*STORAGE_ERRORS):
+            bar.close()
+    if searcher.failure is not None:
+        _shutdown_ray()
+        live = len(searcher.live)
+        left = (f"; the {live} trial(s) it was training stay RUNNING there and are re-run when the search resumes"
+                if live and searcher.resumable else "")
+        raise StudyError(searcher.failure + left)
     if stopper.signum is not None:
         _mark_live_interrupted(study, searcher)
         _shutdown_ray()

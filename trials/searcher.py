@@ -24,6 +24,7 @@ from trials.objectives import trial_values
 from trials.samplers import SAMPLERS
 from trials.config import SearchConfig
 from trials.protocol import FINAL_RECORDED, WHERE_RECORDED, TrialJob, TrialReport
+from trials.storage import STORAGE_ERRORS, STORAGE_RETRY_S, StorageWatch, disk_full, mask_url, storage_cause
 from trials.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
 
 MAX_DUPLICATES_IN_A_ROW = 200
@@ -32,7 +33,7 @@ MAX_DUPLICATES_IN_A_ROW = 200
 class StudySearcher(Searcher):
     def __init__(self, study: optuna.Study, config: SearchConfig, space: SearchSpace, rerun: list[dict],
                  data_shape: tuple[int, int, int], job: dict[str, Any], versions: dict[str, str],
-                 on_finish: Callable[[], None]) -> None:
+                 on_finish: Callable[[], None], storage_url: str | None = None) -> None:
         super().__init__()
         self.study, self.config, self.space, self.job = study, config, space, job
         self.data_shape, self.versions, self.on_finish = data_shape, versions, on_finish
@@ -49,6 +50,50 @@ class StudySearcher(Searcher):
         self.driver = driver_id()
         self.stopping = False  # a signal asked the search to stop: unfinished trials are interrupted
         self._last_stale_check = time.monotonic()
+        self.url = storage_url
+        self.watch = StorageWatch(storage_url) if storage_url else None
+        self.failure: str | None = None  # the storage broke: the search stops and says this
+        self._down_since: float | None = None
+        self.resumable = True
+
+    # --- the storage breaking under the search ------------------------------------------------
+    def fail(self, message: str) -> None:
+        """Stop the search because of its storage: Tune's stopper sees ``stopping``; nothing more
+        is written (the trials running here stay RUNNING, to be failed as stale and re-run on resume)."""
+        if self.failure is None:
+            self.failure = message
+        self.stopping = True
+
+    def check_storage(self) -> bool:
+        """False (and the search stopping) when the storage file vanished or changed."""
+        problem = self.watch.problem() if self.watch is not None else None
+        if problem:
+            self.resumable = False  # the file is gone or another one: there is nothing to resume into
+            self.fail(problem)
+        return self.failure is None
+
+    def storage_ok(self) -> None:
+        self._down_since = None
+
+    def storage_failed(self, err: BaseException) -> bool:
+        """A storage call failed: True while it is worth retrying (up to ``STORAGE_RETRY_S``), False
+        once the search has been told to stop (a full disk stops at once: retrying cannot help)."""
+        masked = mask_url(self.url) if self.url else "the storage"
+        if disk_full(err):
+            self.fail(f"no space left on the device for the storage {masked}: {storage_cause(self.url or '', err)}; "
+                      "free some and run the same command again to resume")
+            return False
+        if not self.check_storage():
+            return False
+        now = time.monotonic()
+        if self._down_since is None:
+            self._down_since = now
+            print(f"the storage {masked} stopped answering ({storage_cause(self.url or '', err)}); retrying for "
+                  f"up to {STORAGE_RETRY_S} s", file=sys.stderr, flush=True)
+        if now - self._down_since >= STORAGE_RETRY_S or self.stopping:
+            self.fail(f"lost the storage {masked} for {STORAGE_RETRY_S} s: {storage_cause(self.url or '', err)}")
+            return False
+        return True
 
     def live_trial_ids(self) -> list[int]:
         """Storage ids of the trials this driver runs (the heartbeat thread beats for them)."""
@@ -116,8 +161,16 @@ class StudySearcher(Searcher):
                   f"lapsed for over {GRACE_S} s); keeping that record", file=sys.stderr, flush=True)
 
     def suggest(self, trial_id: str):
-        if self.stopping:
+        if self.stopping or not self.check_storage():
             return Searcher.FINISHED
+        try:
+            job = self._suggest(trial_id)
+        except STORAGE_ERRORS as err:  # None: Tune asks again in a moment
+            return None if self.storage_failed(err) else Searcher.FINISHED
+        self.storage_ok()
+        return job
+
+    def _suggest(self, trial_id: str):
         self._recover_others()
         for _ in range(MAX_DUPLICATES_IN_A_ROW):
             running = len(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
@@ -166,6 +219,14 @@ class StudySearcher(Searcher):
         return Searcher.FINISHED
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if self.failure is not None:
+            return
+        try:  # intermediate figures: written again when the trial completes, so a failure here can wait
+            self._on_result(trial_id, result)
+        except STORAGE_ERRORS as err:
+            self.storage_failed(err)
+
+    def _on_result(self, trial_id: str, result: dict) -> None:
         trial = self.live.get(trial_id)
         if trial is not None and record.LATENCY_MS not in trial.user_attrs:
             report = TrialReport.from_result(result)
@@ -173,7 +234,26 @@ class StudySearcher(Searcher):
                 trial.set_user_attr(key, getattr(report, key))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        trial = self.live.pop(trial_id, None)
+        """Record the trial; while the storage is down, keep retrying (the trained result is not
+        dropped) until it answers or ``STORAGE_RETRY_S`` passed; then the search stops."""
+        while self.failure is None and self.check_storage():
+            try:
+                self._complete(trial_id, result, error)
+            except STORAGE_ERRORS as err:
+                if not self.storage_failed(err):
+                    break
+                time.sleep(1.0)
+                continue
+            self.storage_ok()
+            self.live.pop(trial_id, None)
+            try:
+                self.on_finish()
+            except STORAGE_ERRORS:
+                pass  # the progress line only
+            return
+
+    def _complete(self, trial_id: str, result: dict | None, error: bool) -> None:
+        trial = self.live.get(trial_id)
         if trial is None:
             return
         report = TrialReport.from_result(result) if result else None  # a renamed field fails here, loudly
@@ -184,7 +264,6 @@ class StudySearcher(Searcher):
             trial.set_user_attr(record.ERROR, INTERRUPTED_REASON)
             trial.set_user_attr(record.INTERRUPTED, True)
             self._tell(trial, state=TrialState.FAIL)
-            self.on_finish()
             return
         if error or report is None:
             trial.set_user_attr(record.ERROR, f"the Ray worker died and {self.config.resources.retries} "
@@ -202,5 +281,3 @@ class StudySearcher(Searcher):
                 for key in FINAL_RECORDED:
                     trial.set_user_attr(key, getattr(report, key))
                 self._tell(trial, trial_values(self.config.objectives, report.accuracy, trial.user_attrs))
-        self.on_finish()
-

@@ -162,6 +162,35 @@ def _check_sqlite_is_optuna(url: str, path: Path) -> None:
                            "it was left untouched")
 
 
+def _table_names(url: str) -> set[str]:
+    """The tables of a server database's default schema (read through SQLAlchemy's inspector)."""
+    try:
+        engine = sqlalchemy.create_engine(url, pool_pre_ping=True)
+        try:
+            return set(sqlalchemy.inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
+        raise StudyError(f"cannot open storage {mask_url(url)}: {_describe(url, err)}") from None
+
+
+def open_storage_to_serve(url: str) -> tuple[optuna.storages.RDBStorage, bool]:
+    """The storage ``dashboard`` serves, and whether Optuna's tables were created for it.
+
+    A user may start the dashboard before the first search, on the new, empty server database
+    the search will write into: a database with no tables at all gets Optuna's tables (exactly
+    what that first search would create), so the dashboard comes up empty and shows each study
+    as a search creates it.  Everything else is opened as ``open_storage_readonly`` does: a
+    server database holding other tables is refused and left untouched, and so is an SQLite
+    file that does not exist or is not an Optuna storage (a mistyped path creates nothing).
+    """
+    if not isinstance(url, str):
+        raise StudyError(f"storage={url!r}: expected a URL string")
+    if _sqlite_path(url) is None and not _table_names(url):
+        return make_storage(url), True
+    return open_storage_readonly(url), False
+
+
 def open_storage_readonly(url: str) -> optuna.storages.RDBStorage:
     """An RDBStorage that cannot change the database: for report, pareto, export, dashboard.
 
@@ -180,14 +209,7 @@ def open_storage_readonly(url: str) -> optuna.storages.RDBStorage:
             "creator": lambda: sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S, check_same_thread=False)}
     else:
         engine_kwargs = {"pool_pre_ping": True}
-        try:
-            engine = sqlalchemy.create_engine(url, **engine_kwargs)
-            try:
-                tables = set(sqlalchemy.inspect(engine).get_table_names())
-            finally:
-                engine.dispose()
-        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as err:
-            raise StudyError(f"cannot open storage {mask_url(url)}: {_describe(url, err)}") from None
+        tables = _table_names(url)
         missing = [t for t in OPTUNA_TABLES if t not in tables]
         if missing:
             raise StudyError(f"{mask_url(url)} is not an Optuna storage (no table {missing[0]!r}); "
@@ -196,6 +218,99 @@ def open_storage_readonly(url: str) -> optuna.storages.RDBStorage:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, skip_table_creation=True)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError, RuntimeError) as err:
         raise StudyError(f"cannot open storage {mask_url(url)}: {_describe(url, err)}") from None
+
+
+#: How long a search keeps retrying a storage that stopped answering (a restarting server, a
+#: network blip) before it stops with one line; ``FUSIONSCOPE_STORAGE_RETRY_S`` to change.
+STORAGE_RETRY_S = _seconds("FUSIONSCOPE_STORAGE_RETRY_S", 60)
+
+#: what a storage that broke under a running search raises (Optuna wraps some in StorageInternalError)
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, optuna.exceptions.StorageInternalError, OSError)
+
+
+def error_chain(err: BaseException) -> Iterator[BaseException]:
+    """``err``, its causes and contexts, and the DB-API errors SQLAlchemy wraps (``.orig``)."""
+    seen: set[int] = set()
+    todo = [err]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo.extend([e.__cause__, e.__context__, getattr(e, "orig", None)])
+
+
+def disk_full(err: BaseException) -> bool:
+    """ENOSPC/EDQUOT from Python, or SQLite's own 'database or disk is full', anywhere in the chain
+    (Optuna's StorageInternalError wraps SQLAlchemy's OperationalError wraps sqlite3's)."""
+    import errno
+
+    return any((isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT))
+               or "database or disk is full" in str(e) for e in error_chain(err))
+
+
+def storage_cause(url: str, err: BaseException) -> str:
+    """The innermost useful line of a storage failure, with the URL masked."""
+    chain = list(error_chain(err))
+    inner = next((e for e in reversed(chain) if not isinstance(e, optuna.exceptions.StorageInternalError)), err)
+    return _describe(url, inner)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _unwritable(path: Path) -> Path | None:
+    """The first of the SQLite file, its -wal/-shm and its folder that exists and cannot be
+    written (read-only mount, permissions, ``chattr +i``: SQLite would die with SIGBUS on an
+    immutable -shm, which no handler can catch)."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"), path.parent):
+        if p.exists() and not os.access(p, os.W_OK):
+            return p
+    return None
+
+
+def check_writable(url: str) -> None:
+    """Refuse up front an SQLite storage the search could not write (see ``_unwritable``)."""
+    path = _sqlite_path(url)
+    if path is None:
+        return
+    bad = _unwritable(path)
+    if bad is not None:
+        raise StudyError(f"{str(bad)!r} is not writable (read-only, its permissions, or immutable: lsattr shows 'i'); "
+                         f"a search cannot record into {mask_url(url)}; nothing was trained")
+
+
+class StorageWatch:
+    """Notices an SQLite storage vanishing or changing under a running search: deleted (the open
+    connection would go on writing into the unlinked file, and every result would be lost),
+    replaced by another file, or made unwritable.  Server storages are watched by their errors."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = _sqlite_path(url)
+        self.identity = _identity(self.path) if self.path is not None else None
+
+    def problem(self) -> str | None:
+        if self.path is None or self.identity is None:
+            return None
+        now = _identity(self.path)
+        if now is None:
+            return (f"the SQLite storage file {str(self.path)!r} was deleted while the search ran; what it held is "
+                    "gone with it, so the search stopped")
+        if now != self.identity:
+            return (f"the SQLite storage file {str(self.path)!r} was replaced by another file while the search ran; "
+                    "the search stopped rather than write into it")
+        bad = _unwritable(self.path)
+        if bad is not None:
+            return f"{str(bad)!r} stopped being writable while the search ran; the search stopped"
+        return None
 
 
 @contextmanager
@@ -211,4 +326,6 @@ def reading(url: str) -> Iterator[None]:
         raise StudyError(f"cannot read the storage {mask_url(url)}: {_describe(url, cause)}") from None
 
 
-__all__ = ["OPTUNA_TABLES", "StudyError", "make_storage", "mask_url", "open_storage_readonly", "reading"]
+__all__ = ["OPTUNA_TABLES", "STORAGE_ERRORS", "STORAGE_RETRY_S", "StorageWatch", "StudyError", "check_writable",
+           "disk_full", "error_chain", "storage_cause", "make_storage", "mask_url", "open_storage_readonly", "open_storage_to_serve",
+           "reading"]

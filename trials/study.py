@@ -9,15 +9,18 @@ together, and the timeout turns the remaining writer/writer overlaps into waits 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import socket
 import threading
+import time
 import warnings
 from typing import Any, Callable
 
 import optuna
 import sqlalchemy
 
+from search_space.errors import FusionscopeError
 from trials import record
 from trials.objectives import directions as objective_directions
 from trials.samplers import SAMPLERS
@@ -39,21 +42,103 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     return SAMPLERS[s.name].build(s.seed, s.population_size, config.budget.trials)
 
 
+#: the parts of a config that decide what a trial's numbers mean; two drivers (or a resume) on one
+#: study must agree on all of them.  The budget's size, sampler, resources and storage may differ.
+MEANING_SECTIONS = ("space", "data", "training")
+MEANING_KEYS = ("objectives", "budget.epochs")
+#: how long a driver waits for the study attrs of a study another driver has just created
+ATTRS_WAIT_S = 10.0
+
+
+def _flat(value: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def trial_meaning(config_dict: dict[str, Any]) -> dict[str, Any]:
+    """The dotted keys of a config (as ``SearchConfig.to_dict`` writes it) that change what a trial means."""
+    plain = json.loads(json.dumps(config_dict, default=str))  # as the storage holds it: lists, not tuples
+    flat: dict[str, Any] = {}
+    for section in MEANING_SECTIONS:
+        flat.update(_flat(plain.get(section), section))
+    for key in MEANING_KEYS:
+        head, _, tail = key.partition(".")
+        flat[key] = (plain.get(head) or {}).get(tail) if tail else plain.get(head)
+    return flat
+
+
+def config_differences(recorded: dict[str, Any], config: SearchConfig) -> list[str]:
+    """The keys on which ``config`` gives a trial another meaning than the study's recorded config.
+    The recorded config is read back through ``from_dict`` where it still parses, so defaults
+    added since (a key the old record lacks) compare as what that older search ran with."""
+    from trials.config import from_dict
+
+    try:
+        recorded = from_dict(recorded).to_dict()
+    except FusionscopeError:
+        pass
+    have, want = trial_meaning(recorded), trial_meaning(config.to_dict())
+    return sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if value is not None else "(not set)"
+
+
+def check_study_fits(summary: Any, config: SearchConfig, url: str) -> None:
+    """Refuse, before anything is trained, a study this search must not write into: one not made
+    by fusionscope (no ``objectives``/``config`` study attrs: plain Optuna's, or another tool's),
+    one with other objectives or directions, or one whose recorded config gives a trial another
+    meaning (space, data, epochs, training, objectives): its trials and this search's would mix."""
+    where = f"study {config.study!r} in {mask_url(url)}"
+    attrs = summary.user_attrs
+    missing = [k for k in (record.STUDY_OBJECTIVES, record.STUDY_CONFIG) if k not in attrs]
+    if missing:
+        raise StudyError(f"{where} was not made by fusionscope (no study attr {missing[0]!r}; "
+                         f"{summary.n_trials} trials, directions {[d.name.lower() for d in summary.directions]}); "
+                         "nothing was trained into it; use another study name")
+    have = list(attrs[record.STUDY_OBJECTIVES])
+    directions = [d.name.lower() for d in summary.directions]
+    expected = objective_directions(config.objectives)
+    if have != list(config.objectives) or directions != expected:
+        raise StudyError(f"{where} exists with objectives {have} ({directions}), but the config asks for "
+                         f"{list(config.objectives)}; use another study name or the same objectives")
+    differing = config_differences(attrs[record.STUDY_CONFIG], config)
+    if differing:
+        recorded = trial_meaning(attrs[record.STUDY_CONFIG])
+        now = trial_meaning(config.to_dict())
+        shown = "; ".join(f"{k}: {_show(recorded.get(k))} in the study, {_show(now.get(k))} here" for k in differing[:6])
+        more = f" (and {len(differing) - 6} more)" if len(differing) > 6 else ""
+        raise StudyError(f"{where} was made with another config, and its trials would mix with this search's: "
+                         f"{shown}{more}; use another study name (or the study's config)")
+
+
+def _summaries(storage: optuna.storages.BaseStorage, url: str) -> dict[str, Any]:
+    try:
+        return {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    except sqlalchemy.exc.SQLAlchemyError as err:
+        raise StudyError(f"cannot read storage {mask_url(url)}: {type(err).__name__}") from None
+
+
 def open_study(config: SearchConfig, storage_url: str | None = None) -> optuna.Study:
-    """Create the study, or load it when it exists with the same objectives."""
+    """Create the study, or load it when it is fusionscope's with the same objectives and a
+    config that gives its trials the same meaning (``check_study_fits``)."""
     url = storage_url or config.storage_url
     storage = make_storage(url, heartbeat=True)
     directions = objective_directions(config.objectives)
-    try:
-        existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
-    except sqlalchemy.exc.SQLAlchemyError as err:
-        raise StudyError(f"cannot read storage {mask_url(url)}: {type(err).__name__}") from None
+    existing = _summaries(storage, url)
     if config.study in existing:
-        have = existing[config.study].user_attrs.get(record.STUDY_OBJECTIVES)
-        if have is not None and list(have) != list(config.objectives):
-            raise StudyError(
-                f"study {config.study!r} in {mask_url(url)} exists with objectives {list(have)}, but the config "
-                f"asks for {list(config.objectives)}; use another study name or the same objectives")
+        deadline = time.monotonic() + ATTRS_WAIT_S
+        # another driver may have created it a moment ago and not yet written its attrs
+        while (record.STUDY_CONFIG not in existing[config.study].user_attrs
+               and existing[config.study].n_trials == 0 and time.monotonic() < deadline):
+            time.sleep(0.25)
+            existing = _summaries(storage, url)
+        check_study_fits(existing[config.study], config, url)
     study = optuna.create_study(study_name=config.study, storage=storage, directions=directions,
                                 sampler=make_sampler(config), load_if_exists=True)
     if config.study not in existing:
@@ -123,10 +208,15 @@ def recover_interrupted(study: optuna.Study) -> list[dict[str, Any]]:
 
 class Heartbeats:
     """A driver's heartbeat thread: every ``HEARTBEAT_S`` it records one for each trial the
-    driver is running, so other drivers on the study know it is alive."""
+    driver is running, so other drivers on the study know it is alive.  With ``check`` and
+    ``on_error`` (a search's searcher) it also watches the storage between trial events: a
+    deleted SQLite file or a server that stopped answering is noticed while every slot trains."""
 
-    def __init__(self, storage: optuna.storages.RDBStorage, live: Callable[[], list[int]]) -> None:
+    def __init__(self, storage: optuna.storages.RDBStorage, live: Callable[[], list[int]],
+                 check: Callable[[], bool] | None = None, on_error: Callable[[BaseException], bool] | None = None,
+                 on_ok: Callable[[], None] | None = None) -> None:
         self.storage, self.live = storage, live
+        self.check, self.on_error, self.on_ok = check, on_error, on_ok
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fusionscope-heartbeat", daemon=True)
 
@@ -135,11 +225,19 @@ class Heartbeats:
 
     def _run(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
+            if self.check is not None and not self.check():
+                continue
+            beats = 0
             for trial_id in self.live():
                 try:
                     self.beat(trial_id)
-                except Exception:  # a storage hiccup: the next beat retries; a dead storage ends the search anyway
-                    pass
+                    beats += 1
+                except Exception as err:  # a storage hiccup: the next beat retries; ``on_error`` decides when to give up
+                    if self.on_error is not None:
+                        self.on_error(err)
+                    break
+            if beats and self.on_ok is not None:
+                self.on_ok()
 
     def __enter__(self) -> "Heartbeats":
         self._thread.start()

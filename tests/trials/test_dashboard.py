@@ -166,7 +166,7 @@ def test_dashboard_serves_the_study_on_loopback_only(tmp_path: Path) -> None:
 def test_dashboard_start_line_masks_the_password(monkeypatch, capsys) -> None:
     """The line printed before serving names the storage with the password masked."""
     served = {}
-    monkeypatch.setattr("trials.storage.open_storage_readonly", lambda url: object())
+    monkeypatch.setattr("trials.storage.open_storage_to_serve", lambda url: (object(), False))
     monkeypatch.setattr("optuna_dashboard.run_server",
                         lambda storage, host, port: served.update(storage=storage, host=host, port=port))
     url = "postgresql+psycopg2://fusionscope:s3cr%40t-pw@db.example:5432/fusionscope"
@@ -192,7 +192,97 @@ def test_mask_url_hides_only_the_password(url: str, masked: str) -> None:
         assert password not in mask_url(url)
 
 
-@pytest.mark.skipif(not PG_URL, reason="FUSIONSCOPE_TEST_POSTGRES_URL is not set (source .ci/postgres.sh)")
+needs_postgres = pytest.mark.skipif(not PG_URL, reason="FUSIONSCOPE_TEST_POSTGRES_URL is not set (source .ci/postgres.sh)")
+
+
+@pytest.fixture
+def fresh_database():
+    """A new, empty PostgreSQL database on the test server (the fresh-machine case), dropped after.
+
+    Created by the test role when it may (``CREATEDB``, granted by .ci/postgres.sh); a server
+    whose role may not gets an empty schema of its own instead, made the URL's default through
+    libpq's ``options=-csearch_path=...``: to the storage it is the same empty database."""
+    import sqlalchemy
+
+    name = f"fs_fresh_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+    admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            try:
+                conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+                kind = "database"
+            except sqlalchemy.exc.ProgrammingError:  # no CREATEDB
+                conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{name}"'))
+                kind = "schema"
+        base = make_url(PG_URL)
+        url = (base.set(database=name) if kind == "database"
+               else base.update_query_dict({"options": f"-csearch_path={name}"}))
+        yield url.render_as_string(hide_password=False)
+    finally:
+        sqlalchemy.orm.close_all_sessions()
+        with admin.connect() as conn:
+            if "kind" in locals() and kind == "database":
+                conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            else:
+                conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        admin.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        return set(sqlalchemy.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@needs_postgres
+def test_dashboard_on_a_new_empty_postgres_database_comes_up_and_shows_the_first_search(
+        fresh_database: str, tmp_path: Path) -> None:
+    """Started before the first search, on a database with no tables: it serves (no error), and a
+    study created afterwards appears in it; only Optuna's own tables were added."""
+    assert table_names(fresh_database) == set()
+    dashboard = Dashboard(fresh_database, tmp_path)
+    try:
+        dashboard.wait_until_up()
+        assert dashboard.get_json("/api/studies")["study_summaries"] == []
+        storage = make_storage(fresh_database)
+        add_study(storage, "first-search", [TrialState.COMPLETE] * 2)
+        storage.engine.dispose()
+        names = [s["study_name"] for s in dashboard.get_json("/api/studies")["study_summaries"]]
+        assert names == ["first-search"]
+    finally:
+        dashboard.stop()
+    assert {"studies", "trials", "version_info"} <= table_names(fresh_database)
+    assert "no tables: Optuna's tables were created" in dashboard.output()
+    assert make_url(fresh_database).password not in dashboard.output()
+
+
+@needs_postgres
+def test_dashboard_refuses_a_postgres_database_of_something_else_and_leaves_it(fresh_database: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(fresh_database)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE invoices (id integer primary key)"))
+    engine.dispose()
+    result = subprocess.run([sys.executable, "-m", "fusionscope", "dashboard", "--storage", fresh_database,
+                             "--port", str(free_port())], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "is not an Optuna storage (no table 'studies'); it was left untouched" in result.stderr
+    assert make_url(fresh_database).password not in result.stderr + result.stdout
+    assert table_names(fresh_database) == {"invoices"}
+
+
+def test_dashboard_refuses_a_missing_sqlite_file_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    assert cli.main(["dashboard", "--storage", f"sqlite:///{missing}", "--port", str(free_port())]) == 2
+    assert not missing.exists()
+
+
+@needs_postgres
 def test_dashboard_on_postgres_never_prints_the_password(tmp_path: Path) -> None:
     password = make_url(PG_URL).password
     dashboard = Dashboard(PG_URL, tmp_path)
