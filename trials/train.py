@@ -71,16 +71,21 @@ def _optimizer(model: nn.Module, cfg: TrainingConfig, lr_factor: float = 1.0) ->
     params = [p for p in model.parameters() if p.requires_grad]  # frozen HCNN bases stay as trained
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr * lr_factor, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+                               weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
     return torch.optim.AdamW(params, lr=cfg.lr * lr_factor, weight_decay=cfg.weight_decay)
 
 
 def _schedule(opt: torch.optim.Optimizer, cfg: TrainingConfig, total_steps: int):
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total_steps)))
-    if cfg.schedule == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(opt, [int(total_steps * 0.5), int(total_steps * 0.75)], 0.1)
+    if cfg.schedule == "step":  # 10x down at each milestone, a fraction of this stage's steps
+        return torch.optim.lr_scheduler.MultiStepLR(opt, milestone_steps(cfg.milestones, total_steps), 0.1)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+
+
+def milestone_steps(milestones: tuple[float, ...], total_steps: int) -> list[int]:
+    """The optimizer steps at which ``schedule: step`` divides the learning rate by 10."""
+    return [round(f * total_steps) for f in milestones]
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
