@@ -257,13 +257,15 @@ def _ablation_sections(report: Report) -> list[Section]:
         intro += (f"Model: {effects.note}.",)
     sections = [Section("Ablation", 2, intro if effects.factors else ("No param took two values.",))]
     tables = {t.factor: t for t in report.ablation}
+    # test accuracy (data.test_accuracy: ablations record it, never an objective) beside validation
+    with_test = any(s.test_accuracy_mean is not None for t in report.ablation for s in t.levels)
     for factor in effects.factors:
         table = tables.get(factor.factor)
         stats_by_level = {level_key(s.level): s for s in table.levels} if table else {}
         header = (
             "level", f"effect vs {factor.reference} (points) [95% CI]", "p (Holm)", "budget",
             "marginal mean % [95% CI]", "exact pairs Δ [95% CI]", "accuracy % (mean ± sd)", "95% CI",
-            "params", "MACs", "trials", "replicates",
+            *(("test accuracy %",) if with_test else ()), "params", "MACs", "trials", "replicates",
         )
         rows = []
         for effect in factor.levels:
@@ -273,6 +275,8 @@ def _ablation_sections(report: Report) -> list[Section]:
                 _model_cell(effect), _p_cell(effect), _budget_cell(effect), _mean_cell(effect),
                 _pairs_cell(stats, effect), _accuracy_cell(stats),
                 _level_interval_cell(stats),
+                *((format_percent(stats.test_accuracy_mean) if stats and stats.test_accuracy_mean is not None
+                   else "—",) if with_test else ()),
                 format_count(stats.params_mean) if stats else "—",
                 format_count(stats.macs_mean) if stats else "—",
                 str(stats.n_trials) if stats else "0", str(stats.n_replicates) if stats else "0",
