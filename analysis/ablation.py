@@ -122,6 +122,7 @@ class LevelStats:
     params_mean: float | None
     macs_mean: float | None
     difference: Difference | None  # None for the reference level itself
+    test_accuracy_mean: float | None = None  # over the seeds that recorded a test accuracy
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,7 @@ def model_check(all_designs: Sequence[Design], difference: Difference,
 def level_stats(level: Any, rows: Sequence[TrialRow], difference: Difference | None) -> LevelStats:
     """Pooled per-seed accuracy and mean costs of the level's complete trials."""
     samples = [a for r in rows for a in r.accuracy_samples]
+    tests = [a for r in rows for a in r.test_accuracy_samples]
     costs = {
         name: [c for c in (r.cost(name) for r in rows) if c is not None] for name in ("params", "macs")
     }
@@ -325,6 +327,7 @@ def level_stats(level: Any, rows: Sequence[TrialRow], difference: Difference | N
         params_mean=float(np.mean(costs["params"])) if costs["params"] else None,
         macs_mean=float(np.mean(costs["macs"])) if costs["macs"] else None,
         difference=difference,
+        test_accuracy_mean=float(np.mean(tests)) if tests else None,
     )
 
 

@@ -112,6 +112,11 @@ class TrialRow:
             return [self.values["accuracy"]]
         return []
 
+    @property
+    def test_accuracy_samples(self) -> list[float]:
+        """Test accuracy per seed at the last epoch (``data.test_accuracy``); [] where not recorded."""
+        return [float(a) for a in self.attrs.get(record.TEST_ACCURACY_REPLICATES) or []]
+
     def cost(self, name: str) -> float | None:
         """``params`` or ``macs`` as recorded in the user attrs, else as an objective value."""
         entry = OBJECTIVES.get(name)

@@ -289,6 +289,8 @@ def _ablation_sections(report: Report) -> list[Section]:
         intro += (f"Model: {effects.note}.",)
     sections = [Section("Ablation", 2, intro if effects.factors else ("No param took two values.",))]
     tables = {t.factor: t for t in report.ablation}
+    # test accuracy (data.test_accuracy: ablations record it, never an objective) beside validation
+    with_test = any(s.test_accuracy_mean is not None for t in report.ablation for s in t.levels)
     for factor in effects.factors:
         table = tables.get(factor.factor)
         stats_by_level = {level_key(s.level): s for s in table.levels} if table else {}
@@ -296,6 +298,7 @@ def _ablation_sections(report: Report) -> list[Section]:
             "level", f"effect vs {factor.reference}: model, points [95% CI]", "p (adjusted)",
             "reading of the interval", "budget", "model's marginal mean, % [95% CI]",
             "exact pairs: Δ points [95% CI]; pairs − model", "level's trials: accuracy % (mean ± sd over seeds)",
+            *(("level's trials: test accuracy % (mean over seeds)",) if with_test else ()),
             "params (mean)", "MACs (mean)", "complete trials", "seed replicates", "pruned (early-stopped) trials",
         )
         pruned = report.pruned.get(factor.factor, {})
@@ -310,6 +313,8 @@ def _ablation_sections(report: Report) -> list[Section]:
                 _reading_cell(effect, stats.n_trials if stats else 0, n_pruned),
                 _budget_cell(effect), _mean_cell(effect),
                 _pairs_cell(stats, effect), _accuracy_cell(stats),
+                *((format_percent(stats.test_accuracy_mean) if stats and stats.test_accuracy_mean is not None
+                   else "—",) if with_test else ()),
                 format_count(stats.params_mean) if stats else "—",
                 format_count(stats.macs_mean) if stats else "—",
                 str(stats.n_trials) if stats else "0", str(stats.n_replicates) if stats else "0",

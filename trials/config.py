@@ -30,6 +30,8 @@ OptimizerName = Literal["sgd", "adamw"]
 ScheduleName = Literal["cosine", "constant", "step"]
 OPTIMIZERS = get_args(OptimizerName)
 SCHEDULES = get_args(ScheduleName)
+#: ``schedule: step`` drops the learning rate 10x at these fractions of the budget unless told otherwise
+DEFAULT_MILESTONES = (0.5, 0.75)
 
 #: a search needs this many validation images (below it accuracy moves in steps of > 2 points)
 #: and training images (below it an epoch is a handful of batches); both named in the error
@@ -73,8 +75,13 @@ class TrainingConfig(Checked):
     optimizer: OptimizerName = "sgd"
     lr: float = bounded(0.05, above=0)
     momentum: float = bounded(0.9, min=0, below=1)
+    # classical momentum by default, as all four papers train (Caffe's and PyTorch's SGD); sgd only
+    nesterov: bool = False
     weight_decay: float = bounded(5e-4, min=0)
     schedule: ScheduleName = "cosine"
+    # schedule step: the learning rate drops 10x at these fractions of the budget (of the training
+    # steps of each stage); the papers' own: CFN [5/6], scFusion's CIFAR ResNets [0.5, 0.75]
+    milestones: tuple[float, ...] = DEFAULT_MILESTONES
     batch_size: int = bounded(128, min=1)
     replicates: int = bounded(1, min=1)  # seeds per spec; replicate r uses seed + r for every spec (paired)
     seed: int = bounded(0, min=0)
@@ -82,6 +89,34 @@ class TrainingConfig(Checked):
     # R replicates of a single network: one stacked model (torch.func) or one after another; auto
     # chooses by trials/replicates.py: choose_mode, from benchmarks/results/replicates.json
     replicates_mode: ReplicatesMode = "auto"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "milestones", _check_milestones(self.milestones))
+        if self.nesterov and self.optimizer != "sgd":
+            raise ConfigError(f"training.nesterov=true applies to optimizer: sgd only, not {self.optimizer!r}")
+        if self.nesterov and self.momentum == 0:
+            raise ConfigError("training.nesterov=true needs training.momentum > 0 (Nesterov momentum without momentum)")
+        if self.milestones != DEFAULT_MILESTONES and self.schedule != "step":
+            raise ConfigError(f"training.milestones={list(self.milestones)} applies to schedule: step only, "
+                              f"not {self.schedule!r}")
+
+
+def _check_milestones(value: Any) -> tuple[float, ...]:
+    """Fractions of the budget, strictly increasing, each in (0, 1); a list from YAML becomes a tuple."""
+    shown = list(value) if isinstance(value, (list, tuple)) else value
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"training.milestones={shown!r}: expected a list of fractions of the budget, "
+                          "e.g. [0.5, 0.75]")
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+            raise ConfigError(f"training.milestones={shown!r}: each milestone is a fraction of the budget "
+                              f"in (0, 1), got {v!r}")
+        out.append(float(v))
+    if any(b <= a for a, b in zip(out, out[1:])):
+        raise ConfigError(f"training.milestones={shown!r}: milestones must increase")
+    return tuple(out)
 
 
 #: trials packed on one GPU by ``resources: auto``, by batch size (benchmarks/results/gpu_sharing.json:

@@ -6,8 +6,9 @@ plain tensors that fit in (GPU) memory.  The driver loads them once per search a
 trials get them through Ray's object store; the decoded files stay cached per process
 (see ``_RAW``).
 
-The official test split is kept behind ``load_test`` so that a search, which only ever
-calls ``load_data``, cannot select architectures on it.
+The official test split is kept behind ``load_test`` (and ``DataConfig.test_accuracy``, which
+``load_data`` honours for ablations) so that a search cannot select architectures on it: the
+test accuracy is recorded beside validation, never an objective a sampler or scheduler sees.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class DataConfig:
     image_size: int | None = None
     seed: int = 0
     download: bool = False
+    # training-time augmentation, one of AUGMENTS (crop_flip: the CIFAR papers' pad-4 crop + flip)
+    augment: str = "none"
+    # also load the official test split, so every design's test accuracy at its last epoch is
+    # recorded (test_accuracy_replicates) for ablations; never an objective, never seen by a sampler
+    test_accuracy: bool = False
 
     def __post_init__(self) -> None:
         _check_type("dataset", self.dataset, str)
@@ -64,6 +70,10 @@ class DataConfig:
         _check_type("image_size", self.image_size, int, optional=True)
         _check_type("seed", self.seed, int)
         _check_type("download", self.download, bool)
+        _check_type("augment", self.augment, str)
+        _check_type("test_accuracy", self.test_accuracy, bool)
+        if self.augment not in AUGMENTS:
+            raise DataError(f"augment {self.augment!r} is not supported; use one of {', '.join(AUGMENTS)}")
         if self.dataset not in _CIFAR and self.dataset != "fashion-mnist" and not (
             self.dataset.startswith("imagefolder:") and len(self.dataset) > len("imagefolder:")
         ):
@@ -90,6 +100,11 @@ class TensorData:
     name: str
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    augment: str = "none"  # applied to training batches by the training loops (``augmenter``)
+    # the official test split (``DataConfig.test_accuracy``), normalised like training: evaluated once,
+    # after the last epoch, and recorded beside validation; nothing selects on it
+    x_test: torch.Tensor | None = None
+    y_test: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> TensorData:
         """Copy to ``device`` once, so that training loops index tensors already there."""
@@ -99,6 +114,8 @@ class TensorData:
             y_train=self.y_train.to(device),
             x_val=self.x_val.to(device),
             y_val=self.y_val.to(device),
+            x_test=None if self.x_test is None else self.x_test.to(device),
+            y_test=None if self.y_test is None else self.y_test.to(device),
         )
 
 
@@ -114,12 +131,15 @@ def from_dict(d: Mapping[str, Any]) -> DataConfig:
 
 
 def load_data(cfg: DataConfig) -> TensorData:
-    """The training split of ``cfg`` cut into train and validation; never reads the test set."""
+    """The training split of ``cfg`` cut into train and validation.  The test set is read only
+    with ``cfg.test_accuracy`` (then as ``load_test`` reads it), for a last-epoch evaluation that
+    is recorded but never selected on."""
     raw = _raw(cfg, "train")
     train_idx, val_idx = _split_indices(cfg, len(raw.labels))
     x_train = _to_float(raw, train_idx, cfg.image_size)
     x_val = _to_float(raw, val_idx, cfg.image_size)
     mean, std = _stats(x_train)
+    x_test, y_test = _test_split(cfg, x_train, mean, std) if cfg.test_accuracy else (None, None)
     return TensorData(
         x_train=_normalise(x_train, mean, std),
         y_train=raw.labels[train_idx],
@@ -131,6 +151,9 @@ def load_data(cfg: DataConfig) -> TensorData:
         name=cfg.dataset,
         mean=tuple(mean.tolist()),
         std=tuple(std.tolist()),
+        augment=cfg.augment,
+        x_test=x_test,
+        y_test=y_test,
     )
 
 
@@ -144,6 +167,13 @@ def load_test(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
     raw_train = _raw(cfg, "train")
     train_idx, _ = _split_indices(cfg, len(raw_train.labels))
     x_train = _to_float(raw_train, train_idx, cfg.image_size)
+    mean, std = _stats(x_train)
+    return _test_split(cfg, x_train, mean, std)
+
+
+def _test_split(cfg: DataConfig, x_train: torch.Tensor, mean: torch.Tensor,
+                std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole test split, shaped like ``x_train`` and normalised with its statistics."""
     raw_test = _raw(cfg, "test")
     x_test = _to_float(raw_test, torch.arange(len(raw_test.labels)), cfg.image_size)
     x_test = _match_channels(cfg, x_test, x_train.shape[1])
@@ -152,8 +182,67 @@ def load_test(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
             f"{cfg.dataset}: test images are {_hw(x_test)} but training images are {_hw(x_train)}; "
             "set image_size to resize both"
         )
-    mean, std = _stats(x_train)
     return _normalise(x_test, mean, std), raw_test.labels
+
+
+# --- augmentation ---------------------------------------------------------------------
+
+
+#: Padding of ``crop_flip``: scFusion §A ("4 pixels are padded on four directions and then a 32×32
+#: patch is cropped"), the standard CIFAR augmentation CFN Table 2 and SCFF also use.
+CROP_PAD = 4
+#: The augmentation stream of replicate seed s is seeded with ``s ^ AUGMENT_SEED_XOR``: its own
+#: generator, never the data-order generator's stream (seeded with s) nor the model's.
+AUGMENT_SEED_XOR = 0x5DEECE66D
+
+
+def crop_flip(x: torch.Tensor, gen: torch.Generator, fill: torch.Tensor, pad: int = CROP_PAD) -> torch.Tensor:
+    """Pad-``pad`` random crop and random horizontal flip of a batch, in three batched tensor ops.
+
+    ``x`` is N×C×H×W on any device, ``gen`` a generator on that device, ``fill`` the C values a
+    black pixel has after normalisation (the papers pad the raw image with zeros).  Each image
+    gets its own offset in [0, 2·pad]² and flip (p = 0.5); the draws depend only on N, so two
+    networks fed the same batches from generators of one seed see the same augmented images.
+    """
+    n, c, h, w = x.shape
+    padded = fill.to(x.dtype).view(1, c, 1, 1).expand(n, c, h + 2 * pad, w + 2 * pad).clone()
+    padded[:, :, pad:pad + h, pad:pad + w] = x
+    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=gen, device=x.device)
+    flip = torch.rand(n, generator=gen, device=x.device) < 0.5
+    rows = offsets[0, :, None] + torch.arange(h, device=x.device)  # n×h
+    cols = offsets[1, :, None] + torch.arange(w, device=x.device)  # n×w
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    # advanced indices around the channel slice put their dims first: n×h×w×c, i.e. channels_last
+    out = padded[torch.arange(n, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2)
+
+
+#: ``data.augment`` -> the batch transform (None: batches are used as they are)
+AUGMENTS: dict[str, Any] = {"none": None, "crop_flip": crop_flip}
+
+
+class Augmenter:
+    """One replicate's augmentation stream: ``augmenter(xb)`` is the augmented batch."""
+
+    def __init__(self, transform: Any, seed: int, fill: torch.Tensor, device: torch.device) -> None:
+        self.transform, self.fill = transform, fill.to(device)
+        self.gen = torch.Generator(device=device).manual_seed(seed ^ AUGMENT_SEED_XOR)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.transform(x, self.gen, self.fill)
+
+
+def augmenter(data: TensorData, seed: int, device: torch.device | str) -> Augmenter | None:
+    """The augmentation of replicate ``seed`` for ``data.augment`` on ``device``; None for ``none``.
+
+    Seeded by the replicate seed alone (not the spec, not the model's initialisation), so every
+    design of one replicate sees the same augmented batches and paired comparisons stay paired.
+    """
+    transform = AUGMENTS[data.augment]
+    if transform is None:
+        return None
+    fill = -torch.tensor(data.mean) / torch.tensor(data.std)  # raw pixel 0, normalised
+    return Augmenter(transform, seed, fill, torch.device(device))
 
 
 # --- raw files ------------------------------------------------------------------------

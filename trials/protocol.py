@@ -124,6 +124,7 @@ class TrialReport(_Message):
     weights_path: str | None = None
     hcnn_base_seeds: list[list[int]] | None = None
     hcnn_base_accuracies: list[list[float]] | None = None
+    test_accuracy_replicates: list[float] | None = None  # None unless the data carry the test split
 
     @classmethod
     def from_result(cls, result: dict[str, Any]) -> TrialReport:
@@ -133,6 +134,6 @@ class TrialReport(_Message):
 #: the report fields written as user attrs on a trial that trained to its end
 FINAL_RECORDED = (record.ACCURACY_REPLICATES, record.VAL_ACCURACY_HISTORY, record.VAL_ACCURACY_BY_REPLICATE,
                   record.TRAIN_TIME_S, record.IMAGES_PER_S, record.TRAIN_TIMELINE, record.WEIGHTS_PATH,
-                  record.HCNN_BASE_SEEDS, record.HCNN_BASE_ACCURACIES)
+                  record.HCNN_BASE_SEEDS, record.HCNN_BASE_ACCURACIES, record.TEST_ACCURACY_REPLICATES)
 #: where the trial ran, written as soon as the first report arrives
 WHERE_RECORDED = (record.LATENCY_MS, record.NODE_ID, record.HOSTNAME, record.DEVICE)

@@ -24,6 +24,9 @@ MACS: Final = "macs"  # int, total multiply-accumulates per image
 LATENCY_MS: Final = "latency_ms"  # float or None
 COST_BREAKDOWN: Final = "cost_breakdown"  # {"params": {part: int}, "macs": {part: int}}
 ACCURACY_REPLICATES: Final = "accuracy_replicates"  # list[float], final val acc per seed
+# list[float], per seed the last epoch's accuracy on the official test split (data.test_accuracy),
+# else None; recorded for ablations beside validation, never an objective (no sampler sees it)
+TEST_ACCURACY_REPLICATES: Final = "test_accuracy_replicates"
 VAL_ACCURACY_HISTORY: Final = "val_accuracy_history"  # list[float], mean val acc per epoch
 VAL_ACCURACY_BY_REPLICATE: Final = "val_accuracy_by_replicate"  # list per seed of list[float] per epoch
 HCNN_BASE_SEEDS: Final = "hcnn_base_seeds"  # per replicate [seed of A, seed of B] (HCNN trains them alone first)

@@ -11,7 +11,8 @@ stacked tensors updates each replicate exactly as its own optimizer would.
 
 Same semantics as ``train_spec``, so a replicate's curve matches training its seed alone:
 replicate r is initialised after ``torch.manual_seed(cfg.seed + r)`` and draws its data order from
-``torch.Generator().manual_seed(cfg.seed + r)``; same optimizer, schedule (per step) and
+``torch.Generator().manual_seed(cfg.seed + r)`` and its augmentation (``data.augment``) from
+``trials.data.augmenter(data, cfg.seed + r)``; same optimizer, schedule (per step) and
 evaluation.  Differences are floating-point only (batched kernels sum in another order), so the
 curves agree to float tolerance early and within seed noise late.
 
@@ -35,8 +36,8 @@ from torch.nn import functional as F
 from search_space.build import build_model
 from search_space.spec import ArchSpec
 from trials.config import TrainingConfig
-from trials.data import TensorData
-from trials.train import CandidateError, TrainResult, _autocast, _optimizer, _schedule, evaluate
+from trials.data import TensorData, augmenter
+from trials.train import CandidateError, TrainResult, _autocast, _optimizer, _schedule, evaluate, test_accuracies
 
 #: ``choose_mode`` on CPU: together only where ``benchmarks/replicates.py`` measured it faster than
 #: sequential at R = 4.  Keys (width, threads); widths between measured ones use the next wider.
@@ -89,6 +90,7 @@ def train_together(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs
     opt = _optimizer(stacked, cfg)
     sched = _schedule(opt, cfg, epochs * steps_per_epoch)
     gens = [torch.Generator(device="cpu").manual_seed(cfg.seed + r) for r in range(R)]
+    augs = [augmenter(data, cfg.seed + r, device) for r in range(R)]  # as train_spec: each seed's own stream
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     history, seen, train_time = [], 0, 0.0
@@ -103,6 +105,8 @@ def train_together(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs
         for i in range(0, n, cfg.batch_size):
             idx = orders[:, i:i + cfg.batch_size]  # [R, B]
             xb, yb = data.x_train[idx], data.y_train[idx]  # [R, B, C, H, W], [R, B]
+            if augs[0] is not None:  # one batched transform per replicate, never per image
+                xb = torch.stack([aug(xb[r]) for r, aug in enumerate(augs)])
             with _autocast(device):
                 logits = batched(params, buffers, xb)  # [R, B, K]
                 per_replicate = F.cross_entropy(logits.transpose(1, 2).float(), yb, reduction="none").mean(1)
@@ -126,7 +130,7 @@ def train_together(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs
         if on_epoch is not None:
             on_epoch(epoch + 1, history[-1])
     return TrainResult(accs, history, train_time, epochs, seen / max(train_time, 1e-9), models, timeline,
-                       history_by_replicate=by_replicate)
+                       history_by_replicate=by_replicate, test_accuracy_replicates=test_accuracies(models, data))
 
 
 def _unstack(params: dict, buffers: dict, models: list[nn.Module]) -> None:

@@ -3,7 +3,8 @@
 Replicates (seeds) of one spec train in lockstep, one epoch each in turn, so every epoch
 reports the mean validation accuracy over seeds and an early-stopping scheduler judges the
 spec, not one lucky seed.  Replicate r uses seed ``seed + r`` for every spec: paired
-comparisons then share initialisation seeds and data order (common random numbers).
+comparisons then share initialisation seeds, data order and augmented batches (common random
+numbers; the augmentation has its own generator, ``trials.data.augmenter``).
 
 HCNN combinations train in stages, as HCNN §2.3 trains them:
 1. base A (seed s) and base B (seed s + ``PARTNER_SEED_OFFSET``) each train alone for the
@@ -32,7 +33,7 @@ from search_space.build import build_model
 from search_space.modules.hcnn import AverageCombination
 from search_space.spec import ArchSpec
 from trials.config import TrainingConfig
-from trials.data import TensorData
+from trials.data import TensorData, augmenter
 
 
 class CandidateError(RuntimeError):
@@ -61,6 +62,9 @@ class TrainResult:
     # HCNN: per replicate, the [A, B] seeds and the bases' own final validation accuracies
     base_seeds: list[list[int]] = dataclasses.field(default_factory=list)
     base_accuracies: list[list[float]] = dataclasses.field(default_factory=list)
+    # per replicate, the final model's accuracy on the official test split (only when the data
+    # carry it, ``data.test_accuracy``): recorded for ablations, never an objective
+    test_accuracy_replicates: list[float] = dataclasses.field(default_factory=list)
 
 
 def pick_device(gpus: float = 0) -> torch.device:
@@ -71,16 +75,21 @@ def _optimizer(model: nn.Module, cfg: TrainingConfig, lr_factor: float = 1.0) ->
     params = [p for p in model.parameters() if p.requires_grad]  # frozen HCNN bases stay as trained
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr * lr_factor, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+                               weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
     return torch.optim.AdamW(params, lr=cfg.lr * lr_factor, weight_decay=cfg.weight_decay)
 
 
 def _schedule(opt: torch.optim.Optimizer, cfg: TrainingConfig, total_steps: int):
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total_steps)))
-    if cfg.schedule == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(opt, [int(total_steps * 0.5), int(total_steps * 0.75)], 0.1)
+    if cfg.schedule == "step":  # 10x down at each milestone, a fraction of this stage's steps
+        return torch.optim.lr_scheduler.MultiStepLR(opt, milestone_steps(cfg.milestones, total_steps), 0.1)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+
+
+def milestone_steps(milestones: tuple[float, ...], total_steps: int) -> list[int]:
+    """The optimizer steps at which ``schedule: step`` divides the learning rate by 10."""
+    return [round(f * total_steps) for f in milestones]
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
@@ -113,22 +122,25 @@ class _Run:
 def _fit(models: list[nn.Module], seeds: list[int], data: TensorData, cfg: TrainingConfig, epochs: int,
          device: torch.device, run: _Run, score: Callable[[], list[float]],
          on_epoch: Callable[[int, float], None] | None, lr_factor: float = 1.0) -> list[list[float]]:
-    """Train each model with its own seed's data order for ``epochs``; after every epoch ``score()``
-    gives one validation accuracy per replicate.  Returns them per replicate, per epoch."""
+    """Train each model with its own seed's data order (and, with ``data.augment``, its own seed's
+    augmentation stream) for ``epochs``; after every epoch ``score()`` gives one validation accuracy
+    per replicate.  Returns them per replicate, per epoch."""
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
     opts = [_optimizer(m, cfg, lr_factor) for m in models]
     scheds = [_schedule(o, cfg, epochs * steps_per_epoch) for o in opts]
     gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+    augs = [augmenter(data, s, device) for s in seeds]  # each seed's own stream (data.augment)
     by_replicate: list[list[float]] = []
     for epoch in range(epochs):
         start, wall_start, seen_before = time.perf_counter(), time.time(), run.seen
-        for r, (model, opt, sched, gen) in enumerate(zip(models, opts, scheds, gens)):
+        for r, (model, opt, sched, gen, aug) in enumerate(zip(models, opts, scheds, gens, augs)):
             model.train()
             loss_sum = torch.zeros((), device=device)
             order = torch.randperm(len(data.x_train), generator=gen).to(device)
             for i in range(0, len(order), cfg.batch_size):
                 idx = order[i:i + cfg.batch_size]
-                xb = data.x_train[idx].contiguous(memory_format=torch.channels_last)
+                xb = data.x_train[idx] if aug is None else aug(data.x_train[idx])
+                xb = xb.contiguous(memory_format=torch.channels_last)
                 with _autocast(device):
                     loss = F.cross_entropy(model(xb), data.y_train[idx])
                 opt.zero_grad(set_to_none=True)
@@ -171,14 +183,22 @@ def train_spec(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: in
               for s in seeds]
     curves = _fit(models, seeds, data, cfg, epochs, device, run,
                   lambda: [evaluate(m, data.x_val, data.y_val) for m in models], on_epoch)
-    return _result(curves, run, epochs, models)
+    return _result(curves, run, epochs, models, data)
 
 
-def _result(curves: list[list[float]], run: _Run, epochs: int, models: list[nn.Module], **extra) -> TrainResult:
+def test_accuracies(models: list[nn.Module], data: TensorData) -> list[float]:
+    """Each final model's accuracy on the data's test split; [] when the data carry none."""
+    if data.x_test is None or data.y_test is None:
+        return []
+    return [evaluate(m, data.x_test, data.y_test) for m in models]
+
+
+def _result(curves: list[list[float]], run: _Run, epochs: int, models: list[nn.Module], data: TensorData,
+            **extra) -> TrainResult:
     finals = [c[-1] for c in curves]
     history = [sum(c[e] for c in curves) / len(curves) for e in range(len(curves[0]))]
     return TrainResult(finals, history, run.train_time, epochs, run.seen / max(run.train_time, 1e-9), models,
-                       run.timeline, curves, **extra)
+                       run.timeline, curves, test_accuracy_replicates=test_accuracies(models, data), **extra)
 
 
 def _train_hcnn(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: int, device: torch.device,
@@ -199,7 +219,7 @@ def _train_hcnn(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: i
     curves = _fit(flat, flat_seeds, data, cfg, epochs, device, run, score_ensembles, on_epoch if avg else None)
     base_acc = [[evaluate(m, data.x_val, data.y_val) for m in pair] for pair in bases]
     if avg:
-        return _result(curves, run, epochs, ensembles, base_seeds=base_seeds, base_accuracies=base_acc)
+        return _result(curves, run, epochs, ensembles, data, base_seeds=base_seeds, base_accuracies=base_acc)
     combos = []
     for (a, b), s in zip(bases, seeds):
         combo = _seeded(lambda: build_model(spec, *shape), s, device)
@@ -218,4 +238,4 @@ def _train_hcnn(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: i
         for combo in combos:
             combo.freeze_bases(False)
         curves = _fit(combos, seeds, data, cfg, epochs, device, run, score_combos, on_epoch, FINETUNE_LR_FACTOR)
-    return _result(curves, run, epochs, combos, base_seeds=base_seeds, base_accuracies=base_acc)
+    return _result(curves, run, epochs, combos, data, base_seeds=base_seeds, base_accuracies=base_acc)

@@ -73,7 +73,8 @@ def run_trial(config: dict[str, Any], data: TensorData) -> None:
             val_accuracy_by_replicate=result.history_by_replicate, train_time_s=result.train_time_s,
             images_per_s=result.images_per_s, train_timeline=[list(t) for t in result.timeline],
             weights_path=weights, hcnn_base_seeds=result.base_seeds or None,
-            hcnn_base_accuracies=result.base_accuracies or None)
+            hcnn_base_accuracies=result.base_accuracies or None,
+            test_accuracy_replicates=result.test_accuracy_replicates or None)
     except (CandidateError, SpecError, torch.OutOfMemoryError, RuntimeError, ValueError) as err:
         report = TrialReport(epochs_done=0, accuracy=0.0, **where, final=True, error=_describe(err))
     tune.report(report.to_dict())
