@@ -35,7 +35,7 @@ def test_ablation_table_has_a_test_accuracy_column_only_when_recorded(tmp_path):
     by_level = {s.level: s for s in table.levels}
     assert abs(by_level["lc"].test_accuracy_mean - 0.77) < 1e-12 and abs(by_level["none"].test_accuracy_mean - 0.71) < 1e-12
     markdown = to_markdown(build_report(storage, "t"))
-    assert "| 95% CI | test accuracy % | params |" in markdown
+    assert "| level's trials: test accuracy % (mean over seeds) | params (mean) |" in markdown
     assert "| 77.00 |" in markdown and "| 71.00 |" in markdown
 
     plain = make_study(storage, "no-test", ["accuracy", "params"])
