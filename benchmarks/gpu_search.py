@@ -357,11 +357,26 @@ def summary_of(parts: dict) -> dict:
             "cfn_analogue_exit_code": cfn.get("exit_code"), "cfn_analogue_timed_out": cfn.get("timed_out"),
             "first_epoch_over_later_max": warm.get("first_epoch_over_later_max"),
             "sharing_over_n1": {r["n"]: r.get("over_n1") for r in share.get("rows", [])},
+            "packing": packing_of(reps, share),
             "bars": "not judged: a CPU smoke check" if not torch.cuda.is_available() else {
                      "training_share >= 0.90": (search.get("training_share") or 0) >= 0.9,
                      "r4_together_over_one <= 1.5 (width 32)": headline is not None and headline <= 1.5,
                      "cfn_analogue_wall_s <= 300": bool(cfn.get("bar_met")),
                      "first epoch of later trials <= 1.1x later epochs": bool(warm.get("bar_met"))}}
+
+
+def packing_of(reps: dict, share: dict) -> dict:
+    """What ``resources: auto`` and ``replicates_mode: auto`` should read, from this run: the tables
+    ``trials.replicates.CUDA_TOGETHER_FASTER`` ((width, batch) -> R = 4 together faster than
+    sequential) and ``trials.config.AUTO_TRIALS_PER_GPU`` (the fewest trials per GPU within 5 % of
+    the best aggregate images/s, at batch 512)."""
+    together = {f"({r['width']}, {r['batch']})": r["together_over_sequential"] < 1.0
+                for r in reps.get("rows", []) if r["R"] == 4 and "together_over_sequential" in r}
+    rates = {r["n"]: r["window_images_per_s"] for r in share.get("rows", []) if r.get("window_images_per_s")}
+    best = max(rates.values()) if rates else None
+    per_gpu = min(n for n, v in rates.items() if v >= 0.95 * best) if best else None
+    return {"replicates_together_faster": together, "trials_per_gpu_at_batch_512": per_gpu,
+            "sharing_images_per_s": rates}
 
 
 def main() -> None:

@@ -132,7 +132,7 @@ def run_trial(config: dict[str, Any], data: DataHandle | TensorData) -> None:
 
         mode = training.replicates_mode
         if mode == "auto":
-            mode = choose_mode(spec.width, cpus, device)
+            mode = choose_mode(spec.width, cpus, device, training.batch_size)
         together = mode == "together" and training.replicates > 1 and spec.combination == "single"
         if together or spec.combination != "single":  # HCNN trains in stages, one net at a time
             result = (train_together if together else train_spec)(spec, data, training, job.epochs, device, on_epoch)
