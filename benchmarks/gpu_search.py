@@ -56,8 +56,9 @@ PARTS = {"replicates": 55, "search": 95, "warm": 30, "sharing": 55, "cfn": 245}
 #: the part that gets whatever the others left of the run's time box (at least its own entry)
 LAST = "cfn"
 #: what each part imports beyond torch
-NEEDS = {"replicates": (), "search": ("ray", "optuna", "sqlalchemy", "yaml"), "warm": ("ray", "optuna", "yaml"),
-         "cfn": ("ray", "optuna", "yaml", "statsmodels", "plotly"), "sharing": ("ray", "optuna", "yaml")}
+_SEARCH = ("ray", "optuna", "sqlalchemy", "yaml", "tqdm", "pandas")
+NEEDS = {"replicates": ("yaml",), "search": _SEARCH, "warm": _SEARCH, "sharing": _SEARCH,
+         "cfn": _SEARCH + ("statsmodels", "plotly", "scipy")}
 SEARCH_SPACE = dict(backbone="plain", width=[16, 32, 48, 64], depth=1, stages=3, fusion_site="gap",
                     fusion=["sum", "conv", "lc", "attention"], strategy=["eflp", "eplf"], branches="1,2",
                     side_channels=32, alpha=1, combination="single")
