@@ -48,19 +48,35 @@ CPU_TOGETHER_FASTER: dict[tuple[int, int], bool] = {
 }
 
 
-def choose_mode(width: int, threads: int, device: torch.device | str = "cpu") -> str:
+#: ``choose_mode`` on CUDA: (width, batch size) -> together faster than sequential at R = 4, from
+#: ``benchmarks/gpu_search.py`` (its ``summary.packing.replicates_together_faster``); widths and
+#: batches between measured ones use the next larger.  Empty until a GPU run fills it: then every
+#: CUDA setting is together (the launch-bound guess, unmeasured).
+CUDA_TOGETHER_FASTER: dict[tuple[int, int], bool] = {}
+
+
+def _measured(table: dict[tuple[int, int], bool], width: int, second: int, exact_second: bool) -> bool | None:
+    for (w, k), faster in sorted(table.items()):
+        if (k == second if exact_second else second <= k) and width <= w:
+            return faster
+    return None
+
+
+def choose_mode(width: int, threads: int, device: torch.device | str = "cpu", batch_size: int | None = None) -> str:
     """``"together"`` or ``"sequential"`` for R replicates of a net of ``width`` on ``device``.
 
     The rule (from ``benchmarks/results/replicates.json``): on CUDA, together (small nets are
-    launch-bound, one stacked launch serves R replicates); on CPU, together only for a (width,
+    launch-bound, one stacked launch serves R replicates) unless ``CUDA_TOGETHER_FASTER`` measured
+    the (width, ``batch_size``) slower together; on CPU, together only for a (width,
     threads) the benchmark measured faster together, else sequential (the CPU is compute-bound
     and the batched kernels were slower).  Unmeasured CPU settings stay sequential.
     """
     if torch.device(device).type == "cuda":
-        return "together"
-    for (w, t), faster in sorted(CPU_TOGETHER_FASTER.items()):
-        if t == threads and width <= w:
-            return "together" if faster else "sequential"
+        faster = _measured(CUDA_TOGETHER_FASTER, width, batch_size or 0, exact_second=False)
+        return "sequential" if faster is False else "together"
+    faster = _measured(CPU_TOGETHER_FASTER, width, threads, exact_second=True)
+    if faster is not None:
+        return "together" if faster else "sequential"
     return "sequential"
 
 

@@ -184,7 +184,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
 
     from trials.progress import SearchProgress
     from trials.searcher import StudySearcher
-    from trials.worker import run_trial
+    from trials.worker import run_trial, share_data
 
     start_ray(address)
     res = config.resources.resolve(ray.cluster_resources().get("CPU", 1), ray.cluster_resources().get("GPU", 0),
@@ -203,8 +203,9 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
                              storage_url=url)
     scheduler = _scheduler(config)
     # the driver's data go to the workers through Ray's object store (one copy per node): no
-    # data load in the worker, and nodes need neither the files nor the driver's working directory
-    trainable = tune.with_resources(tune.with_parameters(run_trial, data=data),
+    # data load in the worker, and nodes need neither the files nor the driver's working directory;
+    # a trial gets a handle, and each worker fetches the data once and keeps them on its device
+    trainable = tune.with_resources(tune.with_parameters(run_trial, data=share_data(config.data, data)),
                                     {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
     _use_prestarted_workers()
     stopper = type("SignalStop", (_SignalStop, tune.Stopper), {})(searcher)  # Tune wants its Stopper class

@@ -169,8 +169,11 @@ def _seeded(make: Callable[[], nn.Module], seed: int, device: torch.device) -> n
 
 def train_spec(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: int,
                device: torch.device | str = "cpu",
-               on_epoch: Callable[[int, float], None] | None = None) -> TrainResult:
-    """Train ``cfg.replicates`` seeds of ``spec`` for ``epochs``; ``on_epoch(epoch, mean_acc)``."""
+               on_epoch: Callable[[int, float], None] | None = None,
+               first_model: nn.Module | None = None) -> TrainResult:
+    """Train ``cfg.replicates`` seeds of ``spec`` for ``epochs``; ``on_epoch(epoch, mean_acc)``.
+    ``first_model``: replicate 0 already built after ``torch.manual_seed(cfg.seed)`` (a worker's
+    latency probe), trained instead of building it again."""
     device = torch.device(device)
     data = data.to(device)
     if device.type == "cuda":
@@ -179,8 +182,9 @@ def train_spec(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: in
     run = _Run()
     if spec.combination != "single":
         return _train_hcnn(spec, data, cfg, epochs, device, seeds, run, on_epoch)
-    models = [_seeded(lambda: build_model(spec, data.num_classes, data.in_channels, data.image_size), s, device)
-              for s in seeds]
+    models = [first_model.to(device, memory_format=torch.channels_last) if r == 0 and first_model is not None
+              else _seeded(lambda: build_model(spec, data.num_classes, data.in_channels, data.image_size), s, device)
+              for r, s in enumerate(seeds)]
     curves = _fit(models, seeds, data, cfg, epochs, device, run,
                   lambda: [evaluate(m, data.x_val, data.y_val) for m in models], on_epoch)
     return _result(curves, run, epochs, models, data)

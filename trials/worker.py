@@ -1,18 +1,26 @@
 """What a Ray worker runs for one trial: build, time, train, report.
 
-The data come from the driver through Ray's object store (``tune.with_parameters``), and
-actors are reused between trials, so no worker reads or decodes the data set.  Candidate
-failures are reported as results, not raised: Ray's retries are for dead workers, and
-retrying a NaN loss would only spend the budget on it again.
+The data come from the driver through Ray's object store, and actors are reused between
+trials, so no worker reads or decodes the data set.  A trial gets a ``DataHandle`` (the data
+config's key and an object-store reference), not the tensors: the worker process fetches the
+data once per data set and keeps it on its device (``resident_data``), so a worker's second
+and later trials make no host-to-device copy of the data set and no object-store
+deserialisation.  Start-up is paid once per worker too: the latency probe is measured once per
+spec and device (``_LATENCY``) and its model is the first replicate's, trained as built; cuDNN's
+autotuning of a shape already seen stays cached in the process.  Candidate failures are reported
+as results, not raised: Ray's retries are for dead workers, and retrying a NaN loss would only
+spend the budget on it again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import socket
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -20,7 +28,7 @@ from search_space.cost import measure_latency
 from search_space.build import build_model
 from search_space.spec import ArchSpec, SpecError
 from trials.config import TrainingConfig
-from trials.data import TensorData
+from trials.data import DataConfig, TensorData
 from trials.protocol import TrialJob, TrialReport
 from trials.replicates import choose_mode, train_together
 from trials.train import CandidateError, pick_device, train_spec
@@ -32,9 +40,70 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}{at}"
 
 
-def run_trial(config: dict[str, Any], data: TensorData) -> None:
+@dataclasses.dataclass(frozen=True)
+class DataHandle:
+    """What Tune passes a trial in place of the data set: which data (``key``) and where the
+    driver's loaded tensors lie in Ray's object store (``ref``, fetched only on a cache miss)."""
+
+    key: str
+    ref: Any  # ray.ObjectRef of a TensorData; a nested reference, so ray.get of the handle leaves it alone
+
+
+def data_key(cfg: DataConfig, data: TensorData) -> str:
+    """The data config plus a fingerprint of what it loaded (sizes, normalisation), so a file
+    that changed between two searches on one Ray is not served from an old copy."""
+    return json.dumps([dataclasses.asdict(cfg), len(data.x_train), len(data.x_val), data.mean, data.std],
+                      sort_keys=True, default=str)
+
+
+def share_data(cfg: DataConfig, data: TensorData) -> DataHandle:
+    """Put the driver's data in Ray's object store once; the handle is what every trial gets."""
+    import ray
+
+    return DataHandle(data_key(cfg, data), ray.put(data))
+
+
+#: device -> (data key, the data on that device): one data set per device and worker process
+_RESIDENT: dict[str, tuple[str, TensorData]] = {}
+#: (spec key, data shape, device, batch) -> latency in ms, measured once per worker
+_LATENCY: dict[tuple, float] = {}
+
+
+def resident_data(handle: DataHandle | TensorData, device: torch.device) -> TensorData:
+    """The data set on ``device``, fetched and copied there once per worker process and data
+    key; later trials get the same tensors.  A new data set replaces the old one (its device
+    memory is freed), so a long-lived worker holds one copy per device."""
+    if isinstance(handle, TensorData):  # a caller without Ray (tests, scripts): nothing to cache by
+        return handle.to(device)
+    held = _RESIDENT.get(str(device))
+    if held is not None and held[0] == handle.key:
+        return held[1]
+    import ray
+
+    _RESIDENT.pop(str(device), None)
+    held = (handle.key, ray.get(handle.ref).to(device))
+    _RESIDENT[str(device)] = held
+    return held[1]
+
+
+def _probe_latency(spec: ArchSpec, data: TensorData, device: torch.device, batch: int,
+                   build: Callable[[], torch.nn.Module]) -> tuple[float, torch.nn.Module | None]:
+    """The trial's latency, measured once per spec, shape, device and batch in this worker; the
+    model built for it (if one was) goes back to the caller to train.  The probe's random input
+    must not move the global RNG the training draws from, hence ``fork_rng``."""
+    key = (spec.key(), data.num_classes, data.in_channels, data.image_size, str(device), batch)
+    if key in _LATENCY:
+        return _LATENCY[key], None
+    model = build()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        _LATENCY[key] = measure_latency(model, data.in_channels, data.image_size, str(device), batch)
+    return _LATENCY[key], model
+
+
+def run_trial(config: dict[str, Any], data: DataHandle | TensorData) -> None:
     """Ray Tune function trainable.  ``config`` = a ``TrialJob`` as a dict, from the searcher;
-    ``data`` = the driver's loaded data set.  Every report is a ``TrialReport``."""
+    ``data`` = a ``DataHandle`` to the driver's loaded data set (or the data themselves).
+    Every report is a ``TrialReport``."""
     from ray import tune  # only here: the rest of trials.train stays Ray-free
 
     import ray
@@ -47,10 +116,15 @@ def run_trial(config: dict[str, Any], data: TensorData) -> None:
              "device": str(device) if device.type == "cpu" else f"cuda ({torch.cuda.get_device_name(device)})",
              "pid": os.getpid()}
     try:
+        data = resident_data(data, device)
         spec = ArchSpec.from_params(job.params)
         training = TrainingConfig(**job.training)
-        probe = build_model(spec, data.num_classes, data.in_channels, data.image_size)
-        latency = measure_latency(probe, data.in_channels, data.image_size, str(device), job.latency_batch)
+
+        def first_replicate() -> torch.nn.Module:  # exactly as train_spec builds replicate 0
+            torch.manual_seed(training.seed)
+            return build_model(spec, data.num_classes, data.in_channels, data.image_size)
+
+        latency, probe = _probe_latency(spec, data, device, job.latency_batch, first_replicate)
 
         def on_epoch(epoch: int, accuracy: float) -> None:
             if epoch < job.epochs:
@@ -58,10 +132,12 @@ def run_trial(config: dict[str, Any], data: TensorData) -> None:
 
         mode = training.replicates_mode
         if mode == "auto":
-            mode = choose_mode(spec.width, cpus, device)
+            mode = choose_mode(spec.width, cpus, device, training.batch_size)
         together = mode == "together" and training.replicates > 1 and spec.combination == "single"
-        train = train_together if together else train_spec  # HCNN trains in stages, one net at a time
-        result = train(spec, data, training, job.epochs, device, on_epoch)
+        if together or spec.combination != "single":  # HCNN trains in stages, one net at a time
+            result = (train_together if together else train_spec)(spec, data, training, job.epochs, device, on_epoch)
+        else:  # the probe's model is replicate 0 as train_spec would build it: train it, don't rebuild it
+            result = train_spec(spec, data, training, job.epochs, device, on_epoch, first_model=probe)
         weights = None
         if job.weights_dir:
             weights = str(Path(job.weights_dir) / f"trial_{job.number}.pt")
