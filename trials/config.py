@@ -20,7 +20,7 @@ from trials.objectives import OBJECTIVES
 from trials.samplers import SAMPLERS
 from trials.checked import Checked, ConfigError, bounded, check_keys, from_mapping
 from trials.constraints import Constraints
-from trials.data import DataConfig, DataError
+from trials.data import DataConfig, DataError, dataset_entry, split_sizes
 from trials.data import from_dict as data_from_dict
 
 SamplerName = Literal[tuple(SAMPLERS)]  # type: ignore[valid-type]  (the sampler table's names)
@@ -37,8 +37,6 @@ DEFAULT_MILESTONES = (0.5, 0.75)
 #: and training images (below it an epoch is a handful of batches); both named in the error
 MIN_VALIDATION_IMAGES = 50
 MIN_TRAINING_IMAGES = 100
-#: training-set sizes of the built-in datasets, to check the split before loading anything
-KNOWN_TRAIN_SIZES = {"fashion-mnist": 60000, "cifar10": 50000, "cifar100": 50000}
 
 __all__ = ["ConfigError", "SearchConfig", "from_dict", "load"]
 
@@ -217,11 +215,10 @@ class SearchConfig(Checked):
         if d.val_fraction <= 0:
             raise ConfigError(f"data.val_fraction={d.val_fraction!r}: a search selects on validation accuracy, "
                               f"so it needs validation images (at least {MIN_VALIDATION_IMAGES})")
-        size = d.subset if d.subset is not None else KNOWN_TRAIN_SIZES.get(d.dataset)
+        size = d.subset if d.subset is not None else dataset_entry(d.dataset).train_size
         if size is None:  # an image folder: checked when it is loaded
             return
-        n_val = max(1, round(d.val_fraction * size))
-        n_train = size - n_val
+        n_train, n_val = split_sizes(size, d.val_fraction)
         if n_val < MIN_VALIDATION_IMAGES or n_train < MIN_TRAINING_IMAGES:
             raise ConfigError(
                 f"data.val_fraction={d.val_fraction!r} of {size} images leaves {n_train} training and {n_val} "

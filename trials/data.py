@@ -14,8 +14,9 @@ test accuracy is recorded beside validation, never an objective a sampler or sch
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ from search_space.errors import FusionscopeError
 
 CACHE_DIR = Path.home() / ".cache" / "fusionscope"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-SUPPORTED = ("fashion-mnist", "cifar10", "cifar100", "imagefolder:<path>")
 
 _IDX_FILES = {  # split -> (images file, labels file)
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -36,9 +36,6 @@ _IDX_FILES = {  # split -> (images file, labels file)
 }
 _IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 _IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
-# torchvision class names, imported only when used: torchvision (and the torch._dynamo it pulls in)
-# doubles the import time of a Ray worker that trains on Fashion-MNIST
-_CIFAR = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}
 
 
 class DataError(FusionscopeError, ValueError):
@@ -74,10 +71,7 @@ class DataConfig:
         _check_type("test_accuracy", self.test_accuracy, bool)
         if self.augment not in AUGMENTS:
             raise DataError(f"augment {self.augment!r} is not supported; use one of {', '.join(AUGMENTS)}")
-        if self.dataset not in _CIFAR and self.dataset != "fashion-mnist" and not (
-            self.dataset.startswith("imagefolder:") and len(self.dataset) > len("imagefolder:")
-        ):
-            raise DataError(f"dataset {self.dataset!r} is not supported; use one of {', '.join(SUPPORTED)}")
+        dataset_entry(self.dataset)  # DataError naming the data sets of the table
         if not 0 <= self.val_fraction < 1:
             raise DataError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.subset is not None and self.subset < 1:
@@ -268,12 +262,7 @@ _RAW: dict[tuple[str, str | None, str], _Raw] = {}
 def _raw(cfg: DataConfig, split: str) -> _Raw:
     key = (cfg.dataset, cfg.root, split)
     if key not in _RAW:
-        if cfg.dataset == "fashion-mnist":
-            _RAW[key] = _load_fashion_mnist(cfg, split)
-        elif cfg.dataset in _CIFAR:
-            _RAW[key] = _load_cifar(cfg, split)
-        else:
-            _RAW[key] = _load_imagefolder(cfg.dataset.removeprefix("imagefolder:"), split)
+        _RAW[key] = dataset_entry(cfg.dataset).load(cfg, split)
     return _RAW[key]
 
 
@@ -319,11 +308,13 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     return data.reshape(shape)
 
 
-def _load_cifar(cfg: DataConfig, split: str) -> _Raw:
-    """Go through torchvision so that its md5 checks vouch for the pickled batches."""
+def _load_cifar(class_name: str, cfg: DataConfig, split: str) -> _Raw:
+    """Go through torchvision so that its md5 checks vouch for the pickled batches.  torchvision is
+    imported only here: it (and the torch._dynamo it pulls in) doubles the import time of a Ray
+    worker that trains on Fashion-MNIST."""
     import torchvision
 
-    cls = getattr(torchvision.datasets, _CIFAR[cfg.dataset])
+    cls = getattr(torchvision.datasets, class_name)
     root = Path(cfg.root) if cfg.root is not None else CACHE_DIR
     try:
         ds = cls(root, train=split == "train", download=cfg.download)
@@ -336,9 +327,9 @@ def _load_cifar(cfg: DataConfig, split: str) -> _Raw:
     return _Raw(images, torch.tensor(ds.targets, dtype=torch.long), len(ds.classes))
 
 
-def _load_imagefolder(path: str, split: str) -> _Raw:
+def _load_imagefolder(cfg: DataConfig, split: str) -> _Raw:
     """Decode every image up front; class indices always follow the training folder's classes."""
-    base = Path(path)
+    base = Path(cfg.dataset.removeprefix(IMAGEFOLDER + ":"))
     if not base.is_dir():
         raise DataError(f"imagefolder: {base} does not exist or is not a folder")
     has_train = (base / "train").is_dir()
@@ -383,6 +374,56 @@ def _decode(path: str) -> torch.Tensor:
     return torch.from_numpy(arr).unsqueeze(0) if gray else torch.from_numpy(arr).permute(2, 0, 1)
 
 
+# --- the data sets: one table -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One data set a config may name: ``load(cfg, split)`` decodes a split ("train" or "test")
+    into uint8 images; ``train_size`` (known without loading) lets the config check its split
+    before anything is read.  Adding a data set = its loader, one entry here and a test in
+    ``tests/trials/test_data.py`` on small files written in its real format."""
+
+    name: str
+    load: Callable[[DataConfig, str], _Raw]
+    train_size: int | None
+    about: str
+    takes_path: bool = False  # named ``<name>:<path>``
+
+
+IMAGEFOLDER = "imagefolder"
+DATASETS: dict[str, DatasetEntry] = {d.name: d for d in (
+    DatasetEntry("fashion-mnist", _load_fashion_mnist, 60000,
+                 "Zalando's Fashion-MNIST, 28×28 grayscale, 10 classes (the default; Debian's dataset-fashion-mnist)"),
+    DatasetEntry("cifar10", functools.partial(_load_cifar, "CIFAR10"), 50000,
+                 "CIFAR-10, 32×32 colour, 10 classes (torchvision's files under data.root)"),
+    DatasetEntry("cifar100", functools.partial(_load_cifar, "CIFAR100"), 50000,
+                 "CIFAR-100, 32×32 colour, 100 classes (torchvision's files under data.root)"),
+    DatasetEntry(IMAGEFOLDER, _load_imagefolder, None,
+                 "a folder of class folders (train/ and test/ inside it, or the classes directly)", takes_path=True),
+)}
+#: how a config names each data set, for messages and the README
+SUPPORTED = tuple(f"{d.name}:<path>" if d.takes_path else d.name for d in DATASETS.values())
+
+
+def dataset_entry(name: str) -> DatasetEntry:
+    """The table's entry for ``data.dataset`` (``imagefolder:<path>`` names the folder entry)."""
+    head, colon, path = name.partition(":") if isinstance(name, str) else ("", "", "")
+    entry = DATASETS.get(head if colon else name)
+    if entry is None or entry.takes_path != bool(colon) or (colon and not path):
+        raise DataError(f"dataset {name!r} is not supported; use one of {', '.join(SUPPORTED)}")
+    return entry
+
+
+def split_sizes(size: int, val_fraction: float) -> tuple[int, int]:
+    """(training, validation) images of a split of ``size``: the one rule, used by the config's
+    early check and by the split itself.  Any validation share keeps at least one image."""
+    n_val = round(val_fraction * size)
+    if val_fraction > 0:
+        n_val = max(n_val, 1)
+    return size - n_val, n_val
+
+
 # --- split and normalisation ----------------------------------------------------------
 
 
@@ -391,9 +432,7 @@ def _split_indices(cfg: DataConfig, n: int) -> tuple[torch.Tensor, torch.Tensor]
     size = n if cfg.subset is None else cfg.subset
     if size > n:
         raise DataError(f"{cfg.dataset}: subset {size} is larger than its {n} training images")
-    n_val = round(cfg.val_fraction * size)
-    if cfg.val_fraction > 0:
-        n_val = max(n_val, 1)
+    _, n_val = split_sizes(size, cfg.val_fraction)
     if n_val >= size:
         raise DataError(
             f"{cfg.dataset}: subset {size} with val_fraction {cfg.val_fraction} leaves no training images"

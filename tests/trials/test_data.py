@@ -302,3 +302,22 @@ def test_to_moves_every_tensor(tmp_path: Path) -> None:
     moved = d.to("meta")
     assert {t.device.type for t in (moved.x_train, moved.y_train, moved.x_val, moved.y_val)} == {"meta"}
     assert d.x_train.device.type == "cpu" and moved.mean == d.mean
+
+
+# --- the data-set table -----------------------------------------------------------------
+
+
+def test_every_table_entry_is_a_config_choice_and_the_split_check_knows_its_size() -> None:
+    from trials.config import ConfigError, SearchConfig
+    from trials.data import DATASETS, SUPPORTED, dataset_entry
+
+    assert SUPPORTED == ("fashion-mnist", "cifar10", "cifar100", "imagefolder:<path>")
+    for name, entry in DATASETS.items():
+        spelled = f"{name}:/some/folder" if entry.takes_path else name
+        assert dataset_entry(spelled) is entry and DataConfig(dataset=spelled).dataset == spelled
+        if entry.train_size is not None:  # the config refuses a split too small, before loading anything
+            with pytest.raises(ConfigError, match=f"of {entry.train_size} images leaves"):
+                SearchConfig(data=DataConfig(dataset=spelled, val_fraction=0.9999))
+    for bad in ("imagefolder", "imagefolder:", "cifar10:/x", "mnist"):
+        with pytest.raises(DataError, match="not supported; use one of fashion-mnist, cifar10"):
+            dataset_entry(bad)
