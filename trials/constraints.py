@@ -21,11 +21,10 @@ This module is pure: no torch, no Ray, so the config, the driver and the analysi
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from search_space.errors import FusionscopeError
+from trials.checked import Checked, ConfigError, bounded, from_mapping
 from trials.objectives import BY_LIMIT
 
 #: Trial user attribute holding the constraint values (one per limit in ``LIMITS`` order, all of
@@ -38,39 +37,24 @@ VIOLATIONS_ATTR = "constraint_violations"
 LIMITS: dict[str, str] = {limit: entry.record_key for limit, entry in BY_LIMIT.items()}
 
 
-class ConstraintError(FusionscopeError):
-    """A bad ``constraints:`` config value; the message names the key."""
+#: kept for callers that catch it: a bad ``constraints:`` value is a ConfigError like any section's
+ConstraintError = ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
-class Constraints:
-    """Upper limits on a candidate's cost; ``None`` means no limit."""
+class Constraints(Checked):
+    """Upper limits on a candidate's cost; ``None`` means no limit.  One field per limit of the
+    objective table (a test checks they agree), checked like every config section."""
 
-    max_params: float | None = None
-    max_macs: float | None = None
-    max_latency_ms: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in LIMITS:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConstraintError(f"constraints.{name} must be a number, got {value!r}")
-            if not math.isfinite(value) or value <= 0:
-                raise ConstraintError(f"constraints.{name} must be a positive number, got {value!r}")
+    section = "constraints"
+    max_params: float | None = bounded(None, above=0)
+    max_macs: float | None = bounded(None, above=0)
+    max_latency_ms: float | None = bounded(None, above=0)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "Constraints":
         """From the ``constraints:`` mapping of a YAML config; unknown keys are an error."""
-        if d is None:
-            return cls()
-        if not isinstance(d, Mapping):
-            raise ConstraintError(f"constraints must be a mapping, got {type(d).__name__}")
-        unknown = [k for k in d if k not in LIMITS]
-        if unknown:
-            raise ConstraintError(f"unknown constraints key {unknown[0]!r}; allowed keys: {', '.join(LIMITS)}")
-        return cls(**d)
+        return from_mapping(cls, d)
 
     @property
     def active(self) -> bool:

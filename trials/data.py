@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from search_space.errors import FusionscopeError
+from trials.checked import Checked, bounded, from_mapping
 
 CACHE_DIR = Path.home() / ".cache" / "fusionscope"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -43,15 +44,17 @@ class DataError(FusionscopeError, ValueError):
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    """What to load; hashable, and validated on construction so a bad config fails early."""
+class DataConfig(Checked):
+    """What to load; hashable, and checked on construction like every config section (types and
+    ranges from the annotations, ``trials.checked``), so a bad config fails before anything loads."""
 
-    dataset: str = "fashion-mnist"
+    section = "data"
+    dataset: str = "fashion-mnist"  # a name of the data-set table, DATASETS
     root: str | None = None
-    subset: int | None = None
-    val_fraction: float = 0.1
-    image_size: int | None = None
-    seed: int = 0
+    subset: int | None = bounded(None, min=1)  # training images drawn from the training split (seeded)
+    val_fraction: float = bounded(0.1, min=0, below=1)
+    image_size: int | None = bounded(None, min=1)
+    seed: int = bounded(0, min=0)
     download: bool = False
     # training-time augmentation, one of AUGMENTS (crop_flip: the CIFAR papers' pad-4 crop + flip)
     augment: str = "none"
@@ -60,24 +63,10 @@ class DataConfig:
     test_accuracy: bool = False
 
     def __post_init__(self) -> None:
-        _check_type("dataset", self.dataset, str)
-        _check_type("root", self.root, str, optional=True)
-        _check_type("subset", self.subset, int, optional=True)
-        _check_type("val_fraction", self.val_fraction, (int, float))
-        _check_type("image_size", self.image_size, int, optional=True)
-        _check_type("seed", self.seed, int)
-        _check_type("download", self.download, bool)
-        _check_type("augment", self.augment, str)
-        _check_type("test_accuracy", self.test_accuracy, bool)
+        super().__post_init__()
         if self.augment not in AUGMENTS:
             raise DataError(f"augment {self.augment!r} is not supported; use one of {', '.join(AUGMENTS)}")
         dataset_entry(self.dataset)  # DataError naming the data sets of the table
-        if not 0 <= self.val_fraction < 1:
-            raise DataError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.subset is not None and self.subset < 1:
-            raise DataError(f"subset must be a positive number of images, got {self.subset}")
-        if self.image_size is not None and self.image_size < 1:
-            raise DataError(f"image_size must be a positive number of pixels, got {self.image_size}")
 
 
 @dataclass
@@ -115,13 +104,7 @@ class TensorData:
 
 def from_dict(d: Mapping[str, Any]) -> DataConfig:
     """Build a config from the ``data:`` mapping of a YAML file, rejecting typos loudly."""
-    if not isinstance(d, Mapping):
-        raise DataError(f"the data config must be a mapping, got {type(d).__name__}")
-    allowed = [f.name for f in dataclasses.fields(DataConfig)]
-    unknown = [k for k in d if k not in allowed]
-    if unknown:
-        raise DataError(f"unknown data config key {unknown[0]!r}; allowed keys: {', '.join(allowed)}")
-    return DataConfig(**d)
+    return from_mapping(DataConfig, d)
 
 
 def load_data(cfg: DataConfig) -> TensorData:
@@ -484,15 +467,3 @@ def _match_channels(cfg: DataConfig, x: torch.Tensor, channels: int) -> torch.Te
 
 def _hw(x: torch.Tensor) -> str:
     return f"{x.shape[-2]}×{x.shape[-1]}"
-
-
-def _check_type(key: str, value: Any, types: type | tuple[type, ...], optional: bool = False) -> None:
-    """YAML happily turns ``subset: 1e3`` into a string or ``seed: yes`` into a bool; catch both."""
-    if value is None and optional:
-        return
-    is_bool = isinstance(value, bool)
-    wants_bool = types is bool
-    if not isinstance(value, types) or is_bool != wants_bool:
-        expected = types.__name__ if isinstance(types, type) else "number"
-        expected += " or null" if optional else ""
-        raise DataError(f"data config key {key!r} must be {expected}, got {value!r}")

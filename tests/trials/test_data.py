@@ -14,6 +14,7 @@ import torch
 import torchvision
 from PIL import Image
 
+from trials.checked import ConfigError
 from trials.data import DEBIAN_FASHION_MNIST, DataConfig, DataError, from_dict, load_data, load_test
 
 IDX_NAMES = [
@@ -282,18 +283,20 @@ def test_from_dict_accepts_a_yaml_mapping() -> None:
 
 
 @pytest.mark.parametrize(
-    ("d", "pattern"),
+    ("d", "error", "pattern"),
     [
-        ({"subsett": 10}, r"'subsett'.*allowed keys: dataset, root, subset, val_fraction"),
-        ({"val_fraction": 1.5}, "val_fraction"),
-        ({"dataset": "mnist2"}, r"'mnist2'.*fashion-mnist, cifar10, cifar100, imagefolder:<path>"),
-        ({"subset": "1e3"}, "'subset' must be int"),
-        ({"seed": True}, "'seed' must be int"),
-        ({"download": "yes"}, "'download' must be bool"),
+        ({"subsett": 10}, ConfigError, r"unknown key data.subsett; allowed keys in data: dataset, root, subset, val_fraction"),
+        ({"val_fraction": 1.5}, ConfigError, r"data.val_fraction=1.5: must be less than 1"),
+        ({"dataset": "mnist2"}, DataError, r"'mnist2'.*fashion-mnist, cifar10, cifar100, imagefolder:<path>"),
+        ({"subset": "1e3"}, ConfigError, r"data.subset='1e3': expected int \(write 1000: YAML reads '1e3' as a string\)"),
+        ({"subset": 0}, ConfigError, r"data.subset=0: must be at least 1"),
+        ({"seed": True}, ConfigError, "data.seed=True: expected int"),
+        ({"download": "yes"}, ConfigError, "data.download='yes': expected true or false"),
     ],
 )
-def test_from_dict_rejects(d: dict, pattern: str) -> None:
-    with pytest.raises(DataError, match=pattern):
+def test_from_dict_rejects(d: dict, error: type, pattern: str) -> None:
+    """The data section is checked like every other section (``trials.checked``): the key, the value, why."""
+    with pytest.raises(error, match=pattern):
         from_dict(d)
 
 

@@ -45,3 +45,17 @@ def test_labels_and_units_come_from_the_table():
     for name, entry in OBJECTIVES.items():
         assert objective_label(name) == entry.label
     assert objective_label("energy") == "energy"  # an objective of a foreign study, shown as named
+
+
+def test_the_constraints_section_has_one_field_per_limit_of_the_table_checked_like_any_section():
+    import dataclasses
+
+    assert [f.name for f in dataclasses.fields(Constraints)] == list(BY_LIMIT)
+    for bad, why in ((-1, r"-1.0: must be greater than 0"), (float("inf"), "inf: expected a finite number"),
+                     ("many", "'many': expected float"), (True, "True: expected float")):
+        with pytest.raises(ConfigError, match=f"constraints.max_macs={why}"):
+            Constraints(max_macs=bad)
+    with pytest.raises(ConfigError, match="unknown key constraints.max_energy; allowed keys in constraints: "
+                                          "max_params, max_macs, max_latency_ms"):
+        Constraints.from_dict({"max_energy": 3})
+    assert Constraints.from_dict({"max_macs": "2e6"}).max_macs == 2e6  # YAML 1.1 reads 2e6 as a string
