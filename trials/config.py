@@ -9,6 +9,8 @@ like one read from YAML.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 from pathlib import Path
 from typing import Any, Literal, Mapping, get_args
 
@@ -81,12 +83,18 @@ class TrainingConfig(Checked):
     # steps of each stage); the papers' own: CFN [5/6], scFusion's CIFAR ResNets [0.5, 0.75]
     milestones: tuple[float, ...] = DEFAULT_MILESTONES
     batch_size: int = bounded(128, min=1)
-    replicates: int = bounded(1, min=1)  # seeds per spec; replicate r uses seed + r for every spec (paired)
+    replicates: int = bounded(1, min=1)  # seeds per spec, see ``seeds``
     seed: int = bounded(0, min=0)
     save_weights: bool = True
     # R replicates of a single network: one stacked model (torch.func) or one after another; auto
     # chooses by trials/replicates.py: choose_mode, from benchmarks/results/replicates.json
     replicates_mode: ReplicatesMode = "auto"
+
+    @property
+    def seeds(self) -> list[int]:
+        """The replicates' seeds, the one rule: replicate r uses ``seed + r`` for every spec, so
+        paired comparisons share initialisation, data order and augmentation (common random numbers)."""
+        return [self.seed + r for r in range(self.replicates)]
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -230,10 +238,9 @@ class SearchConfig(Checked):
         return self.storage or f"sqlite:///runs/{self.study}.db"
 
     def search_space(self) -> SearchSpace:
-        try:
-            return SearchSpace.from_config(self.space)
-        except SpecError as err:
-            raise ConfigError(f"space: {err}") from None
+        """The parsed space of ``space``: parsed once per distinct space (a config is rebuilt by every
+        ``dataclasses.replace`` of an override, and the search, the searcher and ``ablate`` all ask)."""
+        return _parse_space(json.dumps(self.space, sort_keys=True, default=list))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -242,6 +249,14 @@ class SearchConfig(Checked):
         d["space"] = spaces if isinstance(self.space, list) else spaces[0]
         d["objectives"] = list(self.objectives)
         return d
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_space(canonical: str) -> SearchSpace:
+    try:
+        return SearchSpace.from_config(json.loads(canonical))
+    except SpecError as err:
+        raise ConfigError(f"space: {err}") from None
 
 
 _SECTIONS = {"sampler": SamplerConfig, "budget": BudgetConfig, "training": TrainingConfig,

@@ -89,7 +89,7 @@ def train_together(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs
     R = cfg.replicates
     models: list[nn.Module] = []
     for r in range(R):
-        torch.manual_seed(cfg.seed + r)
+        torch.manual_seed(cfg.seeds[r])
         models.append(build_model(spec, data.num_classes, data.in_channels, data.image_size).to(device))
     params, buffers = stack_module_state(models)
     # the template whose tensors functional_call swaps for each replicate's slice
@@ -105,8 +105,8 @@ def train_together(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
     opt = _optimizer(stacked, cfg)
     sched = _schedule(opt, cfg, epochs * steps_per_epoch)
-    gens = [torch.Generator(device="cpu").manual_seed(cfg.seed + r) for r in range(R)]
-    augs = [augmenter(data, cfg.seed + r, device) for r in range(R)]  # as train_spec: each seed's own stream
+    gens = [torch.Generator(device="cpu").manual_seed(s) for s in cfg.seeds]
+    augs = [augmenter(data, s, device) for s in cfg.seeds]  # as train_spec: each seed's own stream
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     history, seen, train_time = [], 0, 0.0

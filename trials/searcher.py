@@ -38,7 +38,7 @@ class StudySearcher(Searcher):
         self.study, self.config, self.space, self.job = study, config, space, job
         self.data_shape, self.versions, self.on_finish = data_shape, versions, on_finish
         self.budget = config.budget.trials
-        self.seeds = [config.training.seed + r for r in range(config.training.replicates)]
+        self.seeds = config.training.seeds
         self.pending: deque[dict] = deque(rerun)
         self.walks_grid = SAMPLERS[config.sampler.name].walks_grid
         if self.walks_grid:

@@ -178,7 +178,7 @@ def train_spec(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs: in
     data = data.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # one input shape all run long: autotuned kernels pay off
-    seeds = [cfg.seed + r for r in range(cfg.replicates)]
+    seeds = cfg.seeds
     run = _Run()
     if spec.combination != "single":
         return _train_hcnn(spec, data, cfg, epochs, device, seeds, run, on_epoch)

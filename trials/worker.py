@@ -27,9 +27,10 @@ import torch
 from search_space.cost import measure_latency
 from search_space.build import build_model
 from search_space.spec import ArchSpec, SpecError
+from trials.checked import ConfigError, from_mapping
 from trials.config import TrainingConfig
 from trials.data import DataConfig, TensorData
-from trials.protocol import TrialJob, TrialReport
+from trials.protocol import ProtocolError, TrialJob, TrialReport
 from trials.replicates import choose_mode, train_together
 from trials.train import CandidateError, pick_device, train_spec
 
@@ -100,6 +101,17 @@ def _probe_latency(spec: ArchSpec, data: TensorData, device: torch.device, batch
     return _LATENCY[key], model
 
 
+def job_training(job: TrialJob) -> TrainingConfig:
+    """The job's training section as this worker's typed ``TrainingConfig``, checked like the
+    driver's.  A key the worker does not know, a missing one, or a value its checks refuse means
+    the driver and the worker run different code: ``ProtocolError``, never a candidate's FAIL."""
+    try:
+        return from_mapping(TrainingConfig, job.training)
+    except (ConfigError, TypeError) as err:
+        raise ProtocolError(f"TrialJob.training does not fit this worker's TrainingConfig ({err}); "
+                            "the driver and the worker run different fusionscope versions") from None
+
+
 def run_trial(config: dict[str, Any], data: DataHandle | TensorData) -> None:
     """Ray Tune function trainable.  ``config`` = a ``TrialJob`` as a dict, from the searcher;
     ``data`` = a ``DataHandle`` to the driver's loaded data set (or the data themselves).
@@ -115,10 +127,10 @@ def run_trial(config: dict[str, Any], data: DataHandle | TensorData) -> None:
     where = {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
              "device": str(device) if device.type == "cpu" else f"cuda ({torch.cuda.get_device_name(device)})",
              "pid": os.getpid()}
+    training = job_training(job)  # a driver/worker mismatch raises here: a bug, not a failed candidate
     try:
         data = resident_data(data, device)
         spec = ArchSpec.from_params(job.params)
-        training = TrainingConfig(**job.training)
 
         def first_replicate() -> torch.nn.Module:  # exactly as train_spec builds replicate 0
             torch.manual_seed(training.seed)

@@ -64,3 +64,21 @@ def test_malformed_yaml_and_missing_file(tmp_path):
 def test_quickstart_config_is_valid():
     c = load("configs/quickstart.yaml")
     assert c.search_space().size() > c.budget.trials
+
+
+def test_the_space_is_parsed_once_however_often_the_config_is_rebuilt(monkeypatch):
+    """A search rebuilds its config on every override (``dataclasses.replace``) and asks for the space
+    in several places; the parsed space is the same object each time, not parsed again."""
+    import dataclasses
+
+    from search_space.space import SearchSpace
+    from trials.config import SearchConfig
+
+    calls = []
+    original = SearchSpace.from_config.__func__
+    monkeypatch.setattr(SearchSpace, "from_config", classmethod(lambda cls, c: calls.append(c) or original(cls, c)))
+    config = SearchConfig(space={"backbone": "plain", "width": [8, 24], "fusion": ["none", "lc"]})
+    for _ in range(5):
+        config = dataclasses.replace(config, study="renamed")
+        assert config.search_space() is config.search_space()
+    assert len(calls) <= 1  # 0 when an earlier test parsed the same space

@@ -85,3 +85,21 @@ def test_searcher_fails_loudly_on_a_renamed_report_key(searcher):
     result = {("val_acc_history" if k == "epochs_done" else k): v for k, v in final_report().to_dict().items()}
     with pytest.raises(ProtocolError, match="epochs_done"):
         s.on_trial_complete("t0", result)
+
+
+def test_a_training_section_the_worker_does_not_know_is_a_protocol_error_not_a_failed_candidate():
+    """Driver and worker of different versions: the worker's own TrainingConfig refuses the job's
+    training section loudly (ProtocolError), instead of every trial being recorded as a FAIL."""
+    import dataclasses
+
+    from trials.config import TrainingConfig
+    from trials.protocol import ProtocolError, TrialJob
+    from trials.worker import job_training
+
+    good = dataclasses.asdict(TrainingConfig(lr=0.1))
+    job = dict(number=0, params={}, epochs=1, cpus_per_trial=1.0, gpus_per_trial=0.0, latency_batch=1,
+               weights_dir=None)
+    assert job_training(TrialJob(training=good, **job)) == TrainingConfig(lr=0.1)
+    for training in ({**good, "warmup_epochs": 5}, {**good, "lr": -1.0}, {**good, "optimizer": "lion"}):
+        with pytest.raises(ProtocolError, match="TrialJob.training does not fit this worker's TrainingConfig"):
+            job_training(TrialJob(training=training, **job))
