@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+
+import yaml
 from typing import Any, Sequence
 
 from search_space.errors import FusionscopeError
@@ -23,24 +25,22 @@ MAX_CLASSES = 100_000
 _CHANNEL_KEYS = ("width", "side_channels", "partner_width", "cl_width")
 
 
-def _scalar(text: str) -> Any:
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
+def parse_assignment(item: str, example: str = "fusion=lc") -> tuple[str, Any]:
+    """One ``key=value`` word, the value read as YAML like a config file: ``16`` a number, ``false``
+    a boolean, ``[none, lc]`` a list, ``1,2`` and ``tv:resnet18`` strings.  The one parser of
+    ``cost`` words and ``ablate --set``."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise SpecError(f"{item!r}: expected key=value, e.g. {example}")
     try:
-        return int(text)
-    except ValueError:
-        return text
+        return key, yaml.safe_load(text) if text else None
+    except yaml.YAMLError as err:
+        raise SpecError(f"{item!r}: cannot read the value: {str(err).splitlines()[0]}") from None
 
 
 def parse_assignments(items: Sequence[str]) -> dict[str, Any]:
-    """``key=value`` words as a spec mapping (branches stays a string: '1,2')."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SpecError(f"{item!r}: expected key=value, e.g. fusion=lc")
-        out[key] = value if key in ("branches", "backbone", "partner_backbone") else _scalar(value)
-    return out
+    """``key=value`` words as a spec mapping."""
+    return dict(parse_assignment(item) for item in items)
 
 
 def _check_limits(spec: ArchSpec, args: argparse.Namespace) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import yaml
-
+from search_space.commands import parse_assignment
+from search_space.spec import SpecError
 from trials.checked import ConfigError
 
 #: Default budget of every preset (see the module docstring for where the numbers come from).
@@ -102,17 +102,14 @@ def apply_overrides(config: dict[str, Any], assignments: Sequence[str]) -> dict[
     """
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
     for item in assignments:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. width=32 or training.lr=0.1")
+        try:
+            key, value = parse_assignment(item, example="width=32 or training.lr=0.1")
+        except SpecError as err:
+            raise ConfigError(f"--set {err}") from None
         section, dot, name = key.rpartition(".")
         section = section if dot else "space"
         if section not in SECTIONS or "." in section or not name:
             raise ConfigError(f"--set {item!r}: unknown section {section!r}; use one of {', '.join(SECTIONS)} "
                               "or a bare space key")
-        try:
-            value = yaml.safe_load(text) if text else None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"--set {item!r}: cannot read the value: {str(err).splitlines()[0]}") from None
         out.setdefault(section, {})[name] = value
     return out
