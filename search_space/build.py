@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from search_space.default_data import DEFAULT_CLASSES, DEFAULT_IMAGE_SIZE, DEFAULT_IN_CHANNELS
 from search_space.modules import DOWNSAMPLES, GAP_FUSION_OPS, MERGES, create_backbone, sparsify
 from search_space.modules.hcnn import AverageCombination, ConcatCombination, cut_top_layers
 from search_space.spec import ArchSpec, SpecError
@@ -25,15 +26,29 @@ def build_backbone(spec: ArchSpec, in_channels: int) -> nn.Module:
 
 
 class SideBranch(nn.Sequential):
-    """CFN's side output: 1x1 conv to K channels, ReLU, global average pooling."""
+    """CFN's side output: 1x1 conv to the main branch's channels, ReLU, global average pooling."""
 
     def __init__(self, in_channels: int, k: int) -> None:
         super().__init__(nn.Conv2d(in_channels, k, 1), nn.ReLU(inplace=True),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
 
+class MainBranch(nn.Sequential):
+    """The main branch: the global average pool of the last stage's output, fused or not."""
+
+    def __init__(self) -> None:
+        super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
 class GapFusionNet(nn.Module):
-    """CFN: side branches from the chosen stages + the main branch, fused as 1xKxS (§3.1)."""
+    """CFN: side branches from the chosen stages + the main branch, fused as 1xKxS (§3.1).
+
+    The main branch is the same in the baseline (``fusion='none'``) and in every fused variant:
+    the GAP of the trunk's last stage (on ``plain`` and ``cfn`` that stage ends in CFN's 1x1 conv
+    of K channels).  Each side branch projects its stage to the main branch's channels K, so a
+    fusion adds exactly its side branches and its fusion weights (and, under EPLF or concat, the
+    wider classifier those imply) to the baseline.
+    """
 
     def __init__(self, spec: ArchSpec, backbone: nn.Module, num_classes: int, with_head: bool) -> None:
         super().__init__()
@@ -42,12 +57,9 @@ class GapFusionNet(nn.Module):
         self.strategy = spec.strategy or "eflp"  # concat fuses features: EFLP
         channels = backbone.channels
         self.fused = spec.fusion != "none"
-        k = spec.side_channels
-        own_1x1 = spec.backbone == "plain"  # CFN's plain net already ends in the K-channel 1x1 conv
+        k = channels[-1]
         if self.fused:
-            self.branches = nn.ModuleList(
-                [SideBranch(channels[t], k) for t in self.taps[:-1]]
-                + [nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()) if own_1x1 else SideBranch(channels[-1], k)])
+            self.branches = nn.ModuleList([SideBranch(channels[t], k) for t in self.taps[:-1]] + [MainBranch()])
             s = len(self.taps)
             if self.strategy == "eflp":
                 self.fusion = GAP_FUSION_OPS.create(spec.fusion, k, s, activation=True)
@@ -60,8 +72,8 @@ class GapFusionNet(nn.Module):
                     self.head = nn.ModuleList([nn.Linear(k, num_classes) for _ in range(s)])
                     self.fusion = GAP_FUSION_OPS.create(spec.fusion, num_classes, s, activation=False)
         else:
-            self.branches = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-            self.feature_dim = channels[-1]
+            self.branches = MainBranch()
+            self.feature_dim = k
             if with_head:
                 self.head = nn.Linear(self.feature_dim, num_classes)
 
@@ -139,9 +151,10 @@ def _single(spec: ArchSpec, num_classes: int, in_channels: int, with_head: bool,
     backbone = build_backbone(spec, in_channels)
     if spec.alpha > 1:
         try:
-            sparsify(backbone, spec.alpha, spec.sc_add, bool(spec.sc_inverse))
+            sparsify(backbone, spec.alpha, spec.sc_add, bool(spec.sc_inverse),
+                     every_conv=getattr(backbone, "sparsify_every_conv", False))
         except ValueError as err:
-            raise SpecError(str(err)) from None
+            raise SpecError(f"{err} (backbone={spec.backbone!r})") from None
     n_stages = len(backbone.channels)
     for b in spec.branches:
         if not 1 <= b < n_stages:
@@ -151,7 +164,8 @@ def _single(spec: ArchSpec, num_classes: int, in_channels: int, with_head: bool,
     return PyramidFusionNet(spec, backbone, num_classes, with_head, in_channels, image_size)
 
 
-def build_model(spec: ArchSpec, num_classes: int, in_channels: int, image_size: int = 32) -> nn.Module:
+def build_model(spec: ArchSpec, num_classes: int = DEFAULT_CLASSES, in_channels: int = DEFAULT_IN_CHANNELS,
+                image_size: int = DEFAULT_IMAGE_SIZE) -> nn.Module:
     """Build the candidate.  ``image_size`` tells the pyramid how far apart stages are, and HCNN
     how wide the features at its concatenation point are."""
     if spec.combination == "single":
@@ -165,7 +179,8 @@ def build_model(spec: ArchSpec, num_classes: int, in_channels: int, image_size: 
     return ConcatCombination(a, b, spec.cl_layers, spec.cl_width, num_classes, bool(spec.hcnn_finetune))
 
 
-def build_bases(spec: ArchSpec, num_classes: int, in_channels: int, image_size: int = 32) -> tuple[nn.Module, nn.Module]:
+def build_bases(spec: ArchSpec, num_classes: int = DEFAULT_CLASSES, in_channels: int = DEFAULT_IN_CHANNELS,
+                image_size: int = DEFAULT_IMAGE_SIZE) -> tuple[nn.Module, nn.Module]:
     """HCNN's two base networks, each a complete single net as it is trained alone."""
     return (_single(spec.single(), num_classes, in_channels, True, image_size),
             _single(spec.partner(), num_classes, in_channels, True, image_size))

@@ -10,11 +10,9 @@ import argparse
 import json
 from typing import Any, Sequence
 
+from search_space.default_data import DEFAULT_CLASSES, DEFAULT_IMAGE_SIZE, DEFAULT_IN_CHANNELS
 from search_space.errors import FusionscopeError
 from search_space.spec import ArchSpec, SpecError
-
-#: the default data (Fashion-MNIST): what ``cost`` assumes unless told otherwise
-DEFAULT_CLASSES, DEFAULT_IN_CHANNELS, DEFAULT_IMAGE_SIZE = 10, 1, 28
 #: sizes the command refuses to build: beyond them a model takes minutes and gigabytes to build
 #: (a plain net at width 4096 already has ~10^9 parameters), which is never what was meant
 MAX_CHANNELS = 4096

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from search_space.build import PARTS, build_model
+from search_space.default_data import DEFAULT_CLASSES, DEFAULT_IMAGE_SIZE, DEFAULT_IN_CHANNELS
 from search_space.modules.table import CountsItsWork
 from search_space.spec import ArchSpec
 
@@ -118,7 +119,8 @@ def model_cost(model: nn.Module, in_channels: int, image_size: int, latency: boo
     return Cost(sum(params.values()), sum(macs.values()), params, macs, lat, device if latency else None)
 
 
-def spec_cost(spec: ArchSpec, num_classes: int = 10, in_channels: int = 3, image_size: int = 32,
+def spec_cost(spec: ArchSpec, num_classes: int = DEFAULT_CLASSES, in_channels: int = DEFAULT_IN_CHANNELS,
+              image_size: int = DEFAULT_IMAGE_SIZE,
               latency: bool = False, device: str = "cpu", latency_batch: int = 1) -> Cost:
     model = build_model(spec, num_classes, in_channels, image_size)
     return model_cost(model, in_channels, image_size, latency, device, latency_batch)

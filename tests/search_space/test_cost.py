@@ -81,7 +81,7 @@ def test_masked_taps_stay_zero_and_cover_the_field():
 
 
 def test_breakdown_sums_and_hcnn_head():
-    spec = ArchSpec(backbone="plain", width=16, depth=1, side_channels=32,
+    spec = ArchSpec(backbone="plain", width=16, depth=1,
                     combination="cl", cl_layers=2, cl_width=64, partner_backbone="vgg", partner_width=16, partner_depth=1)
     cost = spec_cost(spec, C, 1, 28)
     model = build_model(spec, C, 1, 28)
@@ -96,3 +96,15 @@ def test_latency_is_measured_when_asked():
     cost = spec_cost(ArchSpec(width=8, side_channels=16), C, 1, 28, latency=True)
     assert cost.latency_ms > 0 and cost.latency_device == "cpu"
     assert spec_cost(ArchSpec(width=8, side_channels=16), C, 1, 28).latency_ms is None
+
+
+def test_cost_and_build_default_to_the_default_data():
+    """One home for the default data's shape: the cost command, spec_cost and build_model agree."""
+    from search_space import commands, default_data
+
+    spec = ArchSpec(width=8, side_channels=16)
+    shape = (default_data.DEFAULT_CLASSES, default_data.DEFAULT_IN_CHANNELS, default_data.DEFAULT_IMAGE_SIZE)
+    assert shape == (10, 1, 28)  # Fashion-MNIST
+    assert (commands.DEFAULT_CLASSES, commands.DEFAULT_IN_CHANNELS, commands.DEFAULT_IMAGE_SIZE) == shape
+    assert spec_cost(spec) == spec_cost(spec, *shape)
+    assert build_model(spec)(torch.zeros(2, 1, 28, 28)).shape == (2, 10)

@@ -59,3 +59,27 @@ def test_bad_space_config_names_the_key(config, words):
         SearchSpace.from_config(config)
     for w in words:
         assert w in str(err.value)
+
+
+@pytest.mark.parametrize("config, key", [
+    ({"combination": "avg", "fusion": "lc"}, "fusion"),
+    ({"fusion": "none", "strategy": "eplf"}, "strategy"),
+    ({"fusion_site": "gap", "downsample": "maxpool"}, "downsample"),
+    ({"combination": "cl", "cl_layers": 1, "cl_width": 64}, "cl_width"),
+    ({"combination": "single", "partner_backbone": "vgg"}, "partner_backbone"),
+    ({"backbone": "resnet", "combination": "single", "side_channels": 32}, "side_channels"),
+    ({"backbone": ["cfn", "tv:resnet18"], "width": 16}, "width"),
+    ({"alpha": 1, "sc_add": True}, "sc_add"),
+])
+def test_a_fixed_dimension_that_never_applies_is_an_error(config, key):
+    """Issue #20 item 5: the trials would train without it, silently."""
+    with pytest.raises(SpecError, match=f"space key {key!r} applies only with"):
+        SearchSpace.from_config(config)
+    with pytest.raises(SpecError, match=f"space key {key!r}"):
+        SearchSpace.from_config([{"backbone": "plain"}, config])  # each part of a union on its own
+
+
+def test_a_dimension_that_applies_to_some_candidates_is_fine():
+    SearchSpace.from_config({"fusion": ["none", "lc"], "strategy": "eplf"})  # eplf where lc
+    SearchSpace.from_config({"backbone": ["plain", "cfn"], "width": 16})  # width where plain
+    SearchSpace.from_config({"backbone": "vgg", "side_channels": 32})  # a plain HCNN partner's K

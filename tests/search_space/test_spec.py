@@ -68,3 +68,42 @@ def test_partner_and_single():
     spec = ArchSpec(alpha=2, combination="avg", partner_backbone="vgg", partner_width=16)
     assert spec.partner() == ArchSpec(backbone="vgg", width=16, depth=2)
     assert spec.single() == ArchSpec(alpha=2)
+
+
+def test_homogeneous_partner_is_a_exactly():
+    """HCNN's [A,A']: B of A's architecture is A, alpha and SC parts included, trained with another seed."""
+    from search_space.build import build_model
+
+    for kw in (dict(alpha=4), dict(alpha=2, sc_add=False), dict(alpha=8, sc_inverse=False)):
+        spec = ArchSpec(backbone="plain", width=16, depth=1, combination="avg", partner_backbone="plain",
+                        partner_width=16, partner_depth=1, **kw)
+        assert spec.partner() == spec.single() == ArchSpec(backbone="plain", width=16, depth=1, **kw)
+        a, b = build_model(spec, 10, 1, 28).nets
+        assert repr(a) == repr(b)
+    other = ArchSpec(backbone="plain", width=16, alpha=4, combination="avg", partner_backbone="plain",
+                     partner_width=32)
+    assert other.partner() == ArchSpec(backbone="plain", width=32)  # heterogeneous: B's baseline net
+    named = ArchSpec(backbone="resnet32", alpha=2, combination="cl", cl_layers=1, partner_backbone="resnet32")
+    assert named.partner() == ArchSpec(backbone="resnet32", alpha=2)
+
+
+def test_side_channels_cut_by_the_combination_network_is_not_a_key():
+    """cl_layers >= 2 removes the K-channel 1x1 conv of a plain base: K would change nothing built."""
+    with pytest.raises(SpecError, match="side_channels=32 applies only with .*cl_layers >= 2"):
+        ArchSpec(backbone="plain", combination="cl", cl_layers=2, side_channels=32)
+    assert ArchSpec(backbone="plain", combination="cl", cl_layers=2).side_channels is None
+    assert ArchSpec(backbone="plain", combination="cl", cl_layers=1, side_channels=32).side_channels == 32
+    assert ArchSpec(backbone="vgg", combination="avg", partner_backbone="plain", side_channels=32).partner() == \
+        ArchSpec(backbone="plain", side_channels=32)  # a plain partner's K applies
+
+
+def test_field_defaults_come_from_the_vocabulary():
+    import dataclasses
+
+    from search_space.dimensions import DIMENSIONS
+
+    assert all(f.default is None for f in dataclasses.fields(ArchSpec))
+    spec = ArchSpec()
+    for dim in DIMENSIONS:
+        if dim.applies(spec.to_params()) and not callable(dim.default):
+            assert getattr(spec, dim.name) == dim.default, dim.name
