@@ -505,7 +505,8 @@ def _marginal_means(factor, values, frame, exog, columns, children, observed, es
 
 
 def study_levels(
-    observations: Sequence[Any], space: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+    observations: Sequence[Any], space: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+    listed: Sequence[Any] = (),
 ) -> tuple[dict[str, list[Any]], dict[str, Any], dict[str, str]]:
     """The factors of a study, their levels in order and their reference levels: the one source.
 
@@ -552,6 +553,9 @@ def study_levels(
             notes[factor] = f"reference {level_key(reference)} was never observed; {level_key(observed[0])} used instead"
             reference = observed[0]
         ordered = [reference] + [v for v in ordered if level_key(v) != level_key(reference)]
+        keys = {level_key(v) for v in ordered}
+        extra = {o.params[factor] for o in listed if factor in o.params} - {v for v in ordered}
+        ordered += [v for v in ordered_levels(factor, extra) if level_key(v) not in keys]
         levels[factor] = ordered
         references[factor] = reference
     return levels, references, notes

@@ -135,11 +135,15 @@ def late_change_observations(rows: Sequence[TrialRow], epochs: int,
     return out
 
 
+def _early_stopped(row: TrialRow) -> bool:
+    return row.state == "PRUNED" and not any(key in row.attrs for key in _NOT_EARLY_STOPPED)
+
+
 def pruned_counts(rows: Sequence[TrialRow]) -> dict[tuple[str, str], int]:
     """Early-stopped trials (PRUNED, but neither infeasible nor a duplicate) per (param, level key)."""
     out: dict[tuple[str, str], int] = {}
     for row in rows:
-        if row.state != "PRUNED" or any(key in row.attrs for key in _NOT_EARLY_STOPPED):
+        if not _early_stopped(row):
             continue
         for key, value in row.params.items():
             out[(key, level_key(value))] = out.get((key, level_key(value)), 0) + 1
@@ -237,14 +241,9 @@ def settled_verdict(change: Contrast | None, epochs: int, margin: float = SETTLE
 def study_effects(rows: Sequence[TrialRow], space: Mapping[str, Any] | None = None) -> StudyEffects:
     """Fit the effects model on the final accuracies and on every recorded epoch."""
     final = final_observations(rows)
-    levels, references, notes = study_levels(final, space)
     pruned = pruned_counts(rows)
-    for factor, values in levels.items():  # a level seen only in early-stopped trials is still listed
-        keys = {level_key(v) for v in values}
-        extra = {value for row in rows if row.state == "PRUNED" and factor in row.params
-                 for value in [row.params[factor]] if level_key(value) not in keys
-                 and pruned.get((factor, level_key(value)))}
-        values.extend(sorted(extra, key=lambda v: (type(v).__name__, v)))
+    stopped = [row for row in rows if _early_stopped(row)]
+    levels, references, notes = study_levels(final, space, listed=stopped)
     fit: ModelFit = fit_effects(final, levels, references)
     per_epoch = epoch_observations(rows)
     epoch_fits = {epoch: fit_effects(obs, levels, references) for epoch, obs in per_epoch.items()}
@@ -278,8 +277,7 @@ def study_effects(rows: Sequence[TrialRow], space: Mapping[str, Any] | None = No
                       if contrast.estimate is not None and fit.seed_sd is not None else None)
             out.append(LevelEffect(value, contrast, mean, path, settled, note, change, count, needed))
         factors.append(FactorEffects(factor, factor_label(factor), reference, notes.get(factor), tuple(out)))
-    n_pruned = sum(1 for row in rows if row.state == "PRUNED"
-                   and not any(key in row.attrs for key in _NOT_EARLY_STOPPED))
+    n_pruned = len(stopped)
     return StudyEffects(fit.method, fit.n_observations, fit.n_designs, fit.n_coefficients, fit.rank, fit.note,
                         epochs, tuple(factors), n_tests=fit.n_tests, adjustment=fit.adjustment,
                         designs_needed=fit.designs_needed, lack_of_fit=fit.lack_of_fit, n_pruned=n_pruned,
