@@ -50,10 +50,9 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats as scipy_stats
 
+# CONFIDENCE, ALPHA and holm are also importable from here, where older code found them.
 from analysis.stats import ALPHA, CONFIDENCE, HOLM, holm, satterthwaite, t_quantile
 from search_space.dimensions import labels, level_order
-
-__all__ = ["CONFIDENCE", "ALPHA", "holm"]  # re-exported from analysis.stats for older importers
 
 ABSENT = "n/a"  # the level of a conditional param where it does not apply
 ADJUSTMENT = f"{HOLM} across all the study's contrasts"
