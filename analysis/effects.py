@@ -280,10 +280,14 @@ def fit_effects(
             mode, method = "welch", SATURATED_METHOD
         else:
             mode = None
-            designs_needed = rank + 1
-            fit_note = (f"too few designs: {n_designs} designs for {rank} coefficients; the fit needs at least "
-                        f"{designs_needed} designs (the study varies several factors, so the seeds alone cannot "
-                        "measure how far designs depart from the additive model)")
+            if one_factor_grid:
+                fit_note = (f"too few replicates: {n_designs} designs for {rank} coefficients and no design with "
+                            "two seeds, so nothing measures the error (train at least 2 seeds per design)")
+            else:
+                designs_needed = rank + 1
+                fit_note = (f"too few designs: {n_designs} designs for {rank} coefficients; the fit needs at least "
+                            f"{designs_needed} designs (the study varies several factors, so the seeds alone "
+                            "cannot measure how far designs depart from the additive model)")
     elif errors != "design" and len(y_seeds) <= rank:
         mode = None
         fit_note = f"too few designs: {len(y_seeds)} seed replicates for {rank} coefficients"

@@ -29,15 +29,15 @@ def _settled_share(path, seed: int, level: str = "lc") -> float:
 
 
 def test_a_stable_effect_is_settled_in_most_presets():
-    # The old rule (one significance verdict over the last half) settled a stable +2 in 27 %.
-    assert _settled_share([2.0] * EPOCHS, seed=1) >= 0.80  # measured 0.865
-    assert _settled_share([2.0] * EPOCHS, seed=2, level="sum") >= 0.80  # a stable null: 0.87
+    # The old rule (one significance verdict over the last half) settled this stable +2 in 13 % (100 studies).
+    assert _settled_share([2.0] * EPOCHS, seed=1) >= 0.80  # measured 0.85
+    assert _settled_share([2.0] * EPOCHS, seed=2, level="sum") >= 0.80  # a stable null: 0.84
 
 
 def test_a_late_sign_flip_is_rarely_settled():
     # -2 until the 75 % epoch, +2 at the last; and -2 at epoch 6 rising to +2 at 10 (sign change at 8)
-    assert _settled_share([-2.0] * 8 + [0.0, 2.0], seed=3) <= 0.15  # measured 0.015
-    assert _settled_share([-2.0] * 6 + [-1.0, 0.0, 1.0, 2.0], seed=4) <= 0.15  # measured 0.07
+    assert _settled_share([-2.0] * 8 + [0.0, 2.0], seed=3) <= 0.15  # measured 0.025 (old rule: 0.22)
+    assert _settled_share([-2.0] * 6 + [-1.0, 0.0, 1.0, 2.0], seed=4) <= 0.15  # measured 0.095
 
 
 def test_the_verdict_states_its_margin_and_the_late_change():
@@ -47,4 +47,4 @@ def test_the_verdict_states_its_margin_and_the_late_change():
     assert effects.settled_margin == SETTLED_MARGIN and f"±{SETTLED_MARGIN:g}" in effects.settled_rule
     assert lc.settled is False and lc.settled_note.startswith(NOT_SETTLED)
     assert "from epoch 8 to 10" in lc.settled_note
-    assert lc.change.ci_low <= 12.0 * 2 / 2 <= lc.change.ci_high or lc.change.estimate > SETTLED_MARGIN
+    assert lc.change.estimate > SETTLED_MARGIN and lc.change.ci_high > lc.change.estimate > lc.change.ci_low
