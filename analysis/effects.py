@@ -280,7 +280,9 @@ def fit_effects(
             mode, method = "welch", SATURATED_METHOD
         else:
             mode = None
-            if one_factor_grid:
+            if n_designs == 0:
+                fit_note = "no complete trials"
+            elif one_factor_grid:
                 fit_note = (f"too few replicates: {n_designs} designs for {rank} coefficients and no design with "
                             "two seeds, so nothing measures the error (train at least 2 seeds per design)")
             else:
