@@ -222,6 +222,7 @@ def fit_effects(
     references: Mapping[str, Any],
     errors: str = "design",
     confidence: float = CONFIDENCE,
+    check_fit: bool = True,
 ) -> ModelFit:
     """Fit the additive model and return every level's contrast and marginal mean.
 
@@ -229,7 +230,8 @@ def fit_effects(
     them); ``references[factor]`` names the reference level.  Levels without observations are
     reported as never observed.  ``errors``: ``"design"`` (the default, see the module
     docstring), ``"cluster"`` or ``"naive"`` (per-seed rows; for comparison only).
-    ``confidence`` sets the intervals (``analysis.settled`` asks for 90 % for its equivalence test).
+    ``confidence`` sets the intervals (``analysis.settled`` asks for 90 % for its equivalence test);
+    ``check_fit=False`` skips the lack-of-fit test (the per-epoch fits, which only feed the path).
     """
     factors = list(levels)
     method = {"design": METHOD, "cluster": CLUSTER_METHOD, "naive": NAIVE_METHOD}[errors]
@@ -381,7 +383,7 @@ def fit_effects(
         for f in factors
     }
     lack = None
-    if mode == "ols" and errors == "design" and df_seeds > 0 and n_designs > rank:
+    if check_fit and mode == "ols" and errors == "design" and df_seeds > 0 and n_designs > rank:
         lack = _lack_of_fit(designs, means_y, x_designs, names, columns, counts, ss_seeds, df_seeds, rank, factors,
                             children, levels, references, observed, confidence)
     return ModelFit(method, len(observations), int(n_designs), len(names), rank, contrasts, means, fit_note,

@@ -246,13 +246,13 @@ def study_effects(rows: Sequence[TrialRow], space: Mapping[str, Any] | None = No
     levels, references, notes = study_levels(final, space, listed=stopped)
     fit: ModelFit = fit_effects(final, levels, references)
     per_epoch = epoch_observations(rows)
-    epoch_fits = {epoch: fit_effects(obs, levels, references) for epoch, obs in per_epoch.items()}
+    epoch_fits = {epoch: fit_effects(obs, levels, references, check_fit=False) for epoch, obs in per_epoch.items()}
     epochs = max(per_epoch, default=0)
     change_fit = None
     if epochs >= 4:
         changes = late_change_observations(rows, epochs, {e: f.seed_sd for e, f in epoch_fits.items()})
         if changes:
-            change_fit = fit_effects(changes, levels, references, confidence=SETTLED_CONFIDENCE)
+            change_fit = fit_effects(changes, levels, references, confidence=SETTLED_CONFIDENCE, check_fit=False)
     factors = []
     for factor, values in levels.items():
         reference = references[factor]
