@@ -2,60 +2,92 @@
 
 Exact pairs (``analysis.ablation``) need two designs that differ in one factor only; a sampler
 rarely draws them, so a search study said nothing about most factors.  Here every complete
-trial counts: one ordinary least-squares fit (statsmodels' formula API) of accuracy, in percent,
-on all factors at once, each in treatment coding against its reference level, so a level's
-coefficient is its effect with the other factors held fixed.
+trial counts: one ordinary least-squares fit (statsmodels ``OLS``) of accuracy, in percent, on
+all factors at once, each in treatment coding against its reference level, so a level's
+coefficient is its effect with the other factors held fixed *if the effects add* (the
+lack-of-fit test below says when they do not).
 
 * **Seeds are replicates, not designs.**  Seeds of one design (identical params) share
   everything the design does, including its own departure from the additive model, so the
   unit of the fit is the design: the model is fitted on each design's mean accuracy over its
   seeds, with a t on (designs − coefficients) degrees of freedom.  This is the random-intercept-
-  per-design model (the exact mixed-model estimator when designs have equal replicates, as in
-  presets and searches with fixed ``replicates``) without its iterative fit.  Per-seed errors
-  would count three seeds of one design as three designs and undercover; cluster-robust errors
-  by design undercover too with the 10–30 designs a study here has (both measured in
-  ``tests/analysis/test_analysis_effects.py``).
+  per-design model (the exact mixed-model estimator when designs have equal replicates)
+  without its iterative fit.  Per-seed errors would count three seeds of one design as three
+  designs and undercover; cluster-robust errors by design undercover too with the 10–30 designs
+  a study here has (both measured in ``tests/analysis/test_analysis_effects.py``).
+* **Seeds are the error only in a one-factor grid.**  When a study varies one factor (with the
+  params nested in it) every design is its own cell and the contrasts are differences of design
+  means, so the seeds are the whole error; each design keeps its *own* seed variance
+  (Welch–Satterthwaite df), so one unstable level does not borrow the others' precision.  In any
+  other study with no more designs than coefficients there is nothing to measure how far designs
+  depart from the additive model: the fit says "too few designs" and how many it needs
+  (``ModelFit.designs_needed``), instead of pretending the seeds are enough.
 * **Conditional dimensions are nested.**  A param that exists only under some levels of another
   (``strategy`` only when ``fusion`` is not ``none``) gets one indicator per non-reference level;
   where it is absent all its indicators are 0, so its "n/a" is absorbed by the parent's effect,
   and its own effect is estimated among the designs that have it.
 * **No number without a design behind it.**  A level is *not estimable*, with the reason, when
   it was never observed, when its indicator lies outside the row space of the design matrix
-  (confounded with the named other levels: no trial separates them), or when there are no more
-  designs than coefficients (no residual designs to measure the error).
-* **Multiple comparisons:** Holm across the levels of each factor (step-down Bonferroni).
+  (confounded with the named other levels: no trial separates them), or when the errors cannot
+  be measured.
+* **Multiple comparisons, study-wide:** Holm (step-down Bonferroni, family-wise error) across
+  every contrast of the fit, all factors together; ``ModelFit.n_tests`` says how many.
+* **Do the effects add?**  A lack-of-fit F test compares the design means' departures from the
+  additive model with the seed variance (``LackOfFit``).  When it fires, the pair of factors
+  whose interaction explains most of the departure is named, with one factor's effect at each
+  level of the other.
 * **Estimated marginal means:** the model's prediction at the level, the other factors at their
-  average over the trials (children of the factor as they are at that level).
+  average over the designs (children of the factor as they are at that level).
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
-import statsmodels.formula.api as smf
+import statsmodels.api as sm
+from scipy import stats as scipy_stats
 
-from analysis.ablation import LEVEL_ORDER, factor_order, ordered_levels
+# CONFIDENCE, ALPHA and holm are also importable from here, where older code found them.
+from analysis.stats import ALPHA, CONFIDENCE, HOLM, holm, satterthwaite, t_quantile
+from search_space.dimensions import labels, level_order
 
-CONFIDENCE = 0.95
-ALPHA = 1 - CONFIDENCE
 ABSENT = "n/a"  # the level of a conditional param where it does not apply
-METHOD = "OLS on design means (random intercept per design), treatment coding, t on residual designs, Holm across levels"
-SATURATED_METHOD = ("OLS on seeds (each design its own coefficient, so seed noise is the whole error), "
-                    "treatment coding, Holm across levels")
+ADJUSTMENT = f"{HOLM} across all the study's contrasts"
+METHOD = ("OLS on design means (random intercept per design), treatment coding, t on residual designs, "
+          + ADJUSTMENT)
+SATURATED_METHOD = ("one-factor grid: design means with each design's own seed variance "
+                    "(Welch–Satterthwaite df), treatment coding, " + ADJUSTMENT)
 #: Alternatives kept for the tests that show why ``METHOD`` is the default.
-NAIVE_METHOD = "OLS on seeds as if independent, treatment coding, Holm across levels"
-CLUSTER_METHOD = "OLS on seeds, cluster-robust by design (t, designs − 1 df), Holm across levels"
+NAIVE_METHOD = "OLS on seeds as if independent, treatment coding, " + ADJUSTMENT
+CLUSTER_METHOD = "OLS on seeds, cluster-robust by design (t, designs − 1 df), " + ADJUSTMENT
 
 _TOL = 1e-8
+
+#: Levels in the papers' order (the vocabulary's); the first is the reference when the
+#: configured space does not name one.
+LEVEL_ORDER: dict[str, tuple[Any, ...]] = level_order()
+_FACTOR_ORDER = list(labels())
 
 
 def level_key(value: Any) -> str:
     """A level as report.json names it: the value as a string (``"lc"``, ``"16"``, ``"True"``)."""
     return str(value)
+
+
+def ordered_levels(factor: str, levels: set[Any]) -> list[Any]:
+    """Levels in the vocabulary's order; unlisted levels follow, sorted."""
+    known = [level for level in LEVEL_ORDER.get(factor, ()) if level in levels]
+    rest = sorted(set(levels) - set(known), key=lambda v: (type(v).__name__, v))
+    return known + rest
+
+
+def factor_order(factors: set[str]) -> list[str]:
+    """Factors in the vocabulary's order; unknown ones follow, sorted."""
+    known = [f for f in _FACTOR_ORDER if f in factors]
+    return known + sorted(factors - set(known))
 
 
 @dataclass(frozen=True)
@@ -69,7 +101,11 @@ class Observation:
 
 @dataclass(frozen=True)
 class Contrast:
-    """A level's effect against its factor's reference, in accuracy points, or why there is none."""
+    """A level's effect against its factor's reference, in accuracy points, or why there is none.
+
+    ``p_adjusted`` is adjusted across all the study's contrasts (``ModelFit.adjustment``);
+    ``se`` and ``df`` are the standard error and the t degrees of freedom behind the interval.
+    """
 
     estimate: float | None
     ci_low: float | None
@@ -77,6 +113,8 @@ class Contrast:
     p_value: float | None
     p_adjusted: float | None
     reason: str | None  # set exactly when estimate is None
+    se: float | None = None
+    df: float | None = None
 
     @property
     def significant(self) -> bool:
@@ -106,6 +144,41 @@ class Mean:
 
 
 @dataclass(frozen=True)
+class LackOfFit:
+    """Do the effects add?  Design means' departures from the additive model against seed noise.
+
+    ``statistic`` is F = (weighted sum of squared design-mean residuals / ``df_lack``) /
+    (pooled seed variance), on (``df_lack``, ``df_seeds``) df.  ``fires`` when p < ALPHA.  Then
+    ``interaction`` names the pair of factors whose interaction explains most of the departure
+    (``interaction_p``: its partial F test against the seed variance) and ``breakdown[f][level][g_level]``
+    is the effect of ``f=level`` (vs f's reference) among designs at ``g=g_level``, both ways round
+    (intervals from the seed variance).  A design's own departure can also fire it: the test says
+    the one effect per level does not describe every design, not which interaction is true.
+    """
+
+    statistic: float
+    df_lack: int
+    df_seeds: int
+    p_value: float
+    fires: bool
+    interaction: tuple[str, str] | None = None
+    interaction_p: float | None = None
+    breakdown: Mapping[str, Mapping[str, Mapping[str, Contrast]]] = field(default_factory=dict)
+
+    @property
+    def note(self) -> str:
+        head = (f"lack of fit F = {self.statistic:.2f} on ({self.df_lack}, {self.df_seeds}) df, "
+                f"p = {self.p_value:.3g}")
+        if not self.fires:
+            return head + ": the design means agree with additive effects"
+        text = head + ": the effects do not add; each level's one effect is an average over designs"
+        if self.interaction:
+            f, g = self.interaction
+            text += f"; the largest interaction is {f} × {g} (p = {self.interaction_p:.3g})"
+        return text
+
+
+@dataclass(frozen=True)
 class ModelFit:
     """Contrasts and marginal means of one fit, keyed by factor then level key."""
 
@@ -117,13 +190,14 @@ class ModelFit:
     contrasts: Mapping[str, Mapping[str, Contrast]]
     means: Mapping[str, Mapping[str, Mean]]
     note: str | None  # why nothing could be estimated, when that is so
+    n_tests: int = 0  # contrasts the adjustment ran over (all factors)
+    adjustment: str = ADJUSTMENT
+    designs_needed: int | None = None  # with "too few designs": the fewest designs the fit needs
+    lack_of_fit: LackOfFit | None = None
+    seed_sd: float | None = None  # pooled sd of seeds around their design mean (points)
 
 
-def _column_name(factor: str, level: str) -> str:
-    return f"{factor}__{level}"
-
-
-def _children(frame: pd.DataFrame, factors: Sequence[str]) -> dict[str, list[str]]:
+def _children(frame: Mapping[str, np.ndarray], factors: Sequence[str]) -> dict[str, list[str]]:
     """Conditional factors nested in each factor: present or absent by the parent's level alone."""
     out: dict[str, list[str]] = {f: [] for f in factors}
     for child in factors:
@@ -133,8 +207,10 @@ def _children(frame: pd.DataFrame, factors: Sequence[str]) -> dict[str, list[str
         for parent in factors:
             if parent == child:
                 continue
-            by_level = absent.groupby(frame[parent]).agg(["all", "any"])
-            if (by_level["all"] == by_level["any"]).all():
+            by_level: dict[str, set[bool]] = {}
+            for level, a in zip(frame[parent].tolist(), absent.tolist()):
+                by_level.setdefault(level, set()).add(a)
+            if all(len(v) == 1 for v in by_level.values()):
                 out[parent].append(child)
                 break
     return out
@@ -145,6 +221,8 @@ def fit_effects(
     levels: Mapping[str, Sequence[Any]],
     references: Mapping[str, Any],
     errors: str = "design",
+    confidence: float = CONFIDENCE,
+    check_fit: bool = True,
 ) -> ModelFit:
     """Fit the additive model and return every level's contrast and marginal mean.
 
@@ -152,97 +230,118 @@ def fit_effects(
     them); ``references[factor]`` names the reference level.  Levels without observations are
     reported as never observed.  ``errors``: ``"design"`` (the default, see the module
     docstring), ``"cluster"`` or ``"naive"`` (per-seed rows; for comparison only).
+    ``confidence`` sets the intervals (``analysis.settled`` asks for 90 % for its equivalence test);
+    ``check_fit=False`` skips the lack-of-fit test (the per-epoch fits, which only feed the path).
     """
     factors = list(levels)
     method = {"design": METHOD, "cluster": CLUSTER_METHOD, "naive": NAIVE_METHOD}[errors]
-    frame = pd.DataFrame(
-        {
-            "y": [o.accuracy for o in observations],
-            "design": [o.design for o in observations],
-            **{f: [level_key(o.params[f]) if f in o.params else ABSENT for o in observations] for f in factors},
-        }
-    )
-    seeds = frame
-    if errors == "design":
-        frame = frame.groupby("design", sort=False).agg({"y": "mean", **{f: "first" for f in factors}})
-        frame = frame.reset_index()
-    observed = {f: set(frame[f]) - {ABSENT} for f in factors}
-    terms: list[str] = []
-    columns: dict[tuple[str, str], str] = {}  # (factor, level) -> exog column name
+    y_seeds = np.array([float(o.accuracy) for o in observations])
+    row_of_design: dict[int, int] = {}
+    seed_design = np.array([row_of_design.setdefault(o.design, len(row_of_design)) for o in observations], int)
+    first = {}
+    for o in observations:
+        first.setdefault(o.design, o)
+    designs = {f: np.array([level_key(o.params[f]) if f in o.params else ABSENT for o in first.values()], object)
+               for f in factors}
+    counts = np.bincount(seed_design, minlength=len(first)).astype(float)
+    means_y = np.bincount(seed_design, weights=y_seeds, minlength=len(first)) / np.maximum(counts, 1)
+    ss_by_design = np.bincount(seed_design, weights=(y_seeds - means_y[seed_design]) ** 2, minlength=len(first))
+    variances = np.where(counts > 1, ss_by_design / np.maximum(counts - 1, 1), 0.0)
+    df_seeds = int((counts - 1).sum())
+    ss_seeds = float(ss_by_design.sum())
+    seed_sd = float(np.sqrt(ss_seeds / df_seeds)) if df_seeds > 0 else None
+
+    observed = {f: set(designs[f].tolist()) - {ABSENT} for f in factors}
+    columns: dict[tuple[str, str], int] = {}  # (factor, level) -> exog column
+    names = ["Intercept"]
+    n_designs = len(first)
+    blocks = [np.ones(n_designs)]
     for f in factors:
         ref = level_key(references[f])
-        present = [level_key(v) for v in levels[f] if level_key(v) in observed[f] and level_key(v) != ref]
-        if not present:
-            continue
-        if (frame[f] == ABSENT).any() or ref not in observed[f]:
-            # nested (or reference unseen): explicit indicators, zero where the param is absent
-            for level in present:
-                name = _column_name(f, len(columns))
-                frame[name] = (frame[f] == level).astype(float)
-                seeds[name] = (seeds[f] == level).astype(float)
-                terms.append(name)
-                columns[(f, level)] = name
-        else:
-            term = f"C({f}, Treatment(reference={ref!r}))"
-            terms.append(term)
-            for level in present:
-                columns[(f, level)] = f"{term}[T.{level}]"
-    formula = "y ~ " + (" + ".join(terms) if terms else "1")
-    n_designs = frame["design"].nunique()
-    model = smf.ols(formula, frame)
-    rank = _rank(model.exog)
-    if errors == "design" and n_designs <= rank < len(seeds):
-        # Saturated: every design has its own coefficients, so there is no departure from the
-        # model left to estimate and seed noise is the whole error (a one-factor grid, a preset).
-        method, frame = SATURATED_METHOD, seeds
-        model = smf.ols(formula, frame)
-        rank = _rank(model.exog)
-    exog = model.exog
-    names = list(model.exog_names)
-    index = {name: i for i, name in enumerate(names)}
-    _, _, vt = np.linalg.svd(exog, full_matrices=True)
+        for value in levels[f]:
+            level = level_key(value)
+            if level == ref or level not in observed[f] or (f, level) in columns:
+                continue
+            columns[(f, level)] = len(names)
+            names.append(f"{f}={level}")
+            blocks.append((designs[f] == level).astype(float))
+    x_designs = np.column_stack(blocks)
+    rank = _rank(x_designs)
+    _, _, vt = np.linalg.svd(x_designs, full_matrices=True)
     null = vt[rank:].T  # columns: directions the data cannot tell apart
 
-    contrasts: dict[str, dict[str, Contrast]] = {f: {} for f in factors}
-    means: dict[str, dict[str, Mean]] = {f: {} for f in factors}
-    fit_note = None
-    units, what = (n_designs, "designs") if method in (METHOD, CLUSTER_METHOD) else (len(frame), "seed replicates")
-    if units <= rank:
-        fit_note = (
-            f"too few designs: {units} {what} for {rank} coefficients "
-            "(the errors need more of them than coefficients)"
-        )
-        result = None
-    else:
+    children = _children(designs, factors)
+    nested = {c for kids in children.values() for c in kids}
+    varied = {f for (f, _) in columns}
+    one_factor_grid = len(varied - nested) <= 1
+
+    fit_note, designs_needed = None, None
+    mode = "ols"
+    if errors == "design" and n_designs <= rank:
+        if one_factor_grid and df_seeds > 0:
+            mode, method = "welch", SATURATED_METHOD
+        else:
+            mode = None
+            if n_designs == 0:
+                fit_note = "no complete trials"
+            elif one_factor_grid:
+                fit_note = (f"too few replicates: {n_designs} designs for {rank} coefficients and no design with "
+                            "two seeds, so nothing measures the error (train at least 2 seeds per design)")
+            else:
+                designs_needed = rank + 1
+                fit_note = (f"too few designs: {n_designs} designs for {rank} coefficients; the fit needs at least "
+                            f"{designs_needed} designs (the study varies several factors, so the seeds alone "
+                            "cannot measure how far designs depart from the additive model)")
+    elif errors != "design" and len(y_seeds) <= rank:
+        mode = None
+        fit_note = f"too few designs: {len(y_seeds)} seed replicates for {rank} coefficients"
+
+    result = None
+    if mode == "ols":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # rank-deficient designs: only estimable contrasts are read
-            if errors == "cluster":
-                result = model.fit(cov_type="cluster", cov_kwds={"groups": frame["design"]}, use_t=True)
+            if errors == "design":
+                result = sm.OLS(means_y, x_designs).fit()
             else:
-                result = model.fit(use_t=True)
+                x_seeds = x_designs[seed_design]
+                if errors == "cluster":
+                    result = sm.OLS(y_seeds, x_seeds).fit(
+                        cov_type="cluster", cov_kwds={"groups": seed_design}, use_t=True)
+                else:
+                    result = sm.OLS(y_seeds, x_seeds).fit()
+    pinv_designs = np.linalg.pinv(x_designs) if mode == "welch" else None
 
     def label(column: int) -> str:
-        if names[column] == "Intercept":
-            return "the intercept (all reference levels)"
-        for (f, level), name in columns.items():
-            if name == names[column]:
-                return f"{f}={level}"
-        return names[column]
+        return "the intercept (all reference levels)" if column == 0 else names[column]
 
-    def test(vector: np.ndarray) -> tuple[float, float, float, float]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            t = result.t_test(vector)
-        low, high = np.asarray(t.conf_int(alpha=ALPHA)).ravel()
-        return float(np.ravel(t.effect)[0]), float(low), float(high), float(np.ravel(t.pvalue)[0])
+    def test(vector: np.ndarray) -> tuple[float, float, float, float, float, float] | str:
+        """(estimate, low, high, p, se, df) of vector·β, or why it has no interval."""
+        if mode == "welch":
+            weights = pinv_designs.T @ vector  # the contrast as a weighted sum of design means
+            used = np.abs(weights) > 1e-9
+            if (counts[used] < 2).any():
+                return "fewer than two seed replicates of a design it compares: no seed variance"
+            estimate = float(weights @ means_y)
+            variance, df = satterthwaite(weights, variances, counts)
+        else:
+            estimate = float(vector @ result.params)
+            variance = float(vector @ np.asarray(result.cov_params()) @ vector)
+            df = float(n_designs - 1) if errors == "cluster" else float(result.df_resid)
+        se = float(np.sqrt(max(variance, 0.0)))
+        if se == 0:
+            p = 0.0 if estimate != 0 else 1.0
+            return estimate, estimate, estimate, p, 0.0, df
+        half = t_quantile(df, confidence) * se
+        p = float(2 * scipy_stats.t.sf(abs(estimate) / se, df))
+        return estimate, estimate - half, estimate + half, p, se, df
 
     def estimable(vector: np.ndarray) -> bool:
         return null.shape[1] == 0 or float(np.abs(null.T @ vector).max()) < 1e-7
 
-    children = _children(frame, factors)
+    contrasts: dict[str, dict[str, Contrast]] = {f: {} for f in factors}
+    raw: dict[tuple[str, str], tuple] = {}
     for f in factors:
         ref = level_key(references[f])
-        raw: dict[str, tuple[float, float, float, float]] = {}
         for value in levels[f]:
             level = level_key(value)
             if level == ref:
@@ -253,7 +352,7 @@ def fit_effects(
             if ref not in observed[f]:
                 contrasts[f][level] = _not_estimable(f"the reference level {ref} was never observed")
                 continue
-            j = index[columns[(f, level)]]
+            j = columns[(f, level)]
             unit = np.zeros(len(names))
             unit[j] = 1.0
             if not estimable(unit):
@@ -263,17 +362,32 @@ def fit_effects(
                     "confounded with " + ", ".join(partners) + ": no complete trials separate their effects"
                 )
                 continue
-            if result is None:
+            if mode is None:
                 contrasts[f][level] = _not_estimable(fit_note)
                 continue
-            raw[level] = test(unit)
-        if raw:
-            adjusted = holm([r[3] for r in raw.values()])
-            for (level, (est, low, high, p)), p_adj in zip(raw.items(), adjusted):
-                contrasts[f][level] = Contrast(est, low, high, p, float(p_adj), None)
-        means[f] = _marginal_means(f, levels[f], frame, exog, columns, index, children, observed, estimable,
-                                   test if result is not None else None)
-    return ModelFit(method, len(observations), int(n_designs), len(names), rank, contrasts, means, fit_note)
+            outcome = test(unit)
+            if isinstance(outcome, str):
+                contrasts[f][level] = _not_estimable(outcome)
+                continue
+            raw[(f, level)] = outcome
+    adjusted = holm([r[3] for r in raw.values()])
+    for (f, level), (est, low, high, p, se, df), p_adj in zip(raw.keys(), raw.values(), adjusted):
+        contrasts[f][level] = Contrast(est, low, high, p, p_adj, None, se, df)
+    # keep each factor's levels in the order asked for
+    contrasts = {f: {level_key(v): contrasts[f][level_key(v)] for v in levels[f] if level_key(v) in contrasts[f]}
+                 for f in factors}
+
+    means = {
+        f: _marginal_means(f, levels[f], designs, x_designs, columns, children, observed, estimable,
+                           test if mode is not None else None)
+        for f in factors
+    }
+    lack = None
+    if check_fit and mode == "ols" and errors == "design" and df_seeds > 0 and n_designs > rank:
+        lack = _lack_of_fit(designs, means_y, x_designs, names, columns, counts, ss_seeds, df_seeds, rank, factors,
+                            children, levels, references, observed, confidence)
+    return ModelFit(method, len(observations), int(n_designs), len(names), rank, contrasts, means, fit_note,
+                    n_tests=len(raw), designs_needed=designs_needed, lack_of_fit=lack, seed_sd=seed_sd)
 
 
 def _rank(exog: np.ndarray) -> int:
@@ -281,23 +395,92 @@ def _rank(exog: np.ndarray) -> int:
     return int((singular > _TOL * max(singular.max(initial=0.0), 1.0)).sum())
 
 
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values (step-down Bonferroni), in the input order.
-
-    The same numbers as ``statsmodels.stats.multitest.multipletests(p, method="holm")[1]``
-    (a test checks it); written out because that function's Holm branch calls ``gc.collect()``,
-    about 0.3 s per call in a process holding torch and pandas, paid once per factor per epoch.
-    """
-    order = np.argsort(p_values)
-    n = len(p_values)
-    adjusted = np.minimum(1.0, np.maximum.accumulate(np.asarray(p_values)[order] * (n - np.arange(n))))
-    out = np.empty(n)
-    out[order] = adjusted
-    return [float(v) for v in out]
+def _weighted_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float, int, np.ndarray]:
+    """Least squares of design means weighted by their seed counts (= OLS on the seeds)."""
+    root = np.sqrt(w)
+    xw = x * root[:, None]
+    pinv = np.linalg.pinv(xw)
+    beta = pinv @ (y * root)
+    residual = float((w * (y - x @ beta) ** 2).sum())
+    return beta, residual, _rank(xw), pinv @ pinv.T  # (X'WX)^+
 
 
-def _marginal_means(factor, values, frame, exog, columns, index, children, observed, estimable, test):
-    """Prediction at each level of ``factor``, every other factor at its average over the trials."""
+def _lack_of_fit(designs, means_y, x, names, columns, counts, ss_seeds, df_seeds, rank, factors, children, levels,
+                 references, observed, confidence) -> LackOfFit | None:
+    y = means_y
+    w = counts.astype(float)
+    _, ss_resid, rank_w, _ = _weighted_fit(x, y, w)
+    df_lack = len(y) - rank_w
+    if df_lack <= 0 or ss_seeds <= 0:
+        return None
+    seed_var = ss_seeds / df_seeds
+    statistic = (ss_resid / df_lack) / seed_var
+    p = float(scipy_stats.f.sf(statistic, df_lack, df_seeds))
+    fires = p < ALPHA
+    if not fires:
+        return LackOfFit(float(statistic), int(df_lack), int(df_seeds), p, False)
+    varied = [f for f in factors if any(k[0] == f for k in columns)]
+    best = None
+    for i, f in enumerate(varied):
+        for g in varied[i + 1:]:
+            if g in children.get(f, []) or f in children.get(g, []):
+                continue
+            extra, cells = [], {}
+            for (ff, a), ja in columns.items():
+                if ff != f:
+                    continue
+                for (gg, b), jb in columns.items():
+                    if gg != g:
+                        continue
+                    cells[(a, b)] = x.shape[1] + len(extra)
+                    extra.append(x[:, ja] * x[:, jb])
+            if not extra:
+                continue
+            xi = np.column_stack([x] + extra)
+            beta, ss_int, rank_int, cov = _weighted_fit(xi, y, w)
+            gained = rank_int - rank_w
+            if gained <= 0:
+                continue
+            f_int = ((ss_resid - ss_int) / gained) / seed_var
+            p_int = float(scipy_stats.f.sf(f_int, gained, df_seeds))
+            if best is None or p_int < best[0]:
+                best = (p_int, f, g, xi, beta, cov, cells)
+    if best is None:
+        return LackOfFit(float(statistic), int(df_lack), int(df_seeds), p, True)
+    p_int, f, g, xi, beta, cov, cells = best
+    _, _, vt = np.linalg.svd(xi * np.sqrt(w)[:, None], full_matrices=True)
+    null = vt[_rank(xi * np.sqrt(w)[:, None]):].T
+    half_t = t_quantile(df_seeds, confidence)
+
+    def effect_at(factor, level, other, other_level) -> Contrast:
+        if level not in observed[factor] or other_level not in observed[other]:
+            return _not_estimable("never observed among complete trials")
+        vector = np.zeros(xi.shape[1])
+        vector[columns[(factor, level)]] = 1.0
+        key = (level, other_level) if factor == f else (other_level, level)
+        if key in cells:
+            vector[cells[key]] = 1.0
+        if null.shape[1] and float(np.abs(null.T @ vector).max()) >= 1e-7:
+            return _not_estimable(f"no complete trials of {factor}={level} at {other}={other_level} and its reference")
+        estimate = float(vector @ beta)
+        se = float(np.sqrt(max(seed_var * (vector @ cov @ vector), 0.0)))
+        pv = float(2 * scipy_stats.t.sf(abs(estimate) / se, df_seeds)) if se > 0 else (0.0 if estimate else 1.0)
+        return Contrast(estimate, estimate - half_t * se, estimate + half_t * se, pv, None, None, se,
+                        float(df_seeds))
+
+    breakdown: dict[str, dict[str, dict[str, Contrast]]] = {}
+    for factor, other in ((f, g), (g, f)):
+        ref = level_key(references[factor])
+        breakdown[factor] = {
+            level_key(a): {level_key(b): effect_at(factor, level_key(a), other, level_key(b))
+                           for b in levels[other] if level_key(b) in observed[other]}
+            for a in levels[factor] if level_key(a) != ref and level_key(a) in observed[factor]
+        }
+    return LackOfFit(float(statistic), int(df_lack), int(df_seeds), p, True, (f, g), p_int, breakdown)
+
+
+def _marginal_means(factor, values, frame, exog, columns, children, observed, estimable, test):
+    """Prediction at each level of ``factor``, every other factor at its average over the designs."""
     out: dict[str, Mean] = {}
     average = exog.mean(axis=0)
     for value in values:
@@ -306,33 +489,43 @@ def _marginal_means(factor, values, frame, exog, columns, index, children, obser
             out[level] = Mean(None, None, None)
             continue
         vector = average.copy()
-        for (f, other), name in columns.items():
+        for (f, other), j in columns.items():
             if f == factor:
-                vector[index[name]] = float(other == level)
-        at_level = (frame[factor] == level).to_numpy()
+                vector[j] = float(other == level)
+        at_level = frame[factor] == level
         for child in children.get(factor, []):
             present = frame[child] != ABSENT
-            rows = (at_level & present.to_numpy()) if (present & at_level).any() else None
-            for (f, _), name in columns.items():
+            rows = (at_level & present) if (present & at_level).any() else None
+            for (f, _), j in columns.items():
                 if f == child:
-                    vector[index[name]] = 0.0 if rows is None else exog[rows, index[name]].mean()
+                    vector[j] = 0.0 if rows is None else exog[rows, j].mean()
         if not estimable(vector):
             out[level] = Mean(None, None, None)
             continue
-        est, low, high, _ = test(vector)
+        outcome = test(vector)
+        if isinstance(outcome, str):
+            out[level] = Mean(None, None, None)
+            continue
+        est, low, high = outcome[:3]
         out[level] = Mean(est, low, high)
     return out
 
 
 def study_levels(
-    observations: Sequence[Observation], space: Mapping[str, Any] | None
+    observations: Sequence[Any], space: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+    listed: Sequence[Any] = (),
 ) -> tuple[dict[str, list[Any]], dict[str, Any], dict[str, str]]:
-    """The factors of a study, their levels in order and their reference levels.
+    """The factors of a study, their levels in order and their reference levels: the one source.
 
-    A factor is a param that took two values among complete trials, or one the configured space
-    lists with two or more values.  The reference is the first value of the configured space
-    (``space[factor]`` as a list), else the vocabulary's first (``LEVEL_ORDER``); a reference
-    never observed falls back to the first observed level, and ``notes[factor]`` says so.
+    Every table of a report (the effect model, the exact pairs, the forest plot) takes each
+    factor's reference and level order from here, so one factor never has two references.
+    ``observations`` are anything with ``.params`` (``Observation``\\s, or the complete
+    ``TrialRow``\\s of ``analysis.load``).  A factor is a param that took two values among them,
+    or one the configured space lists with two or more values.  The reference is the first value
+    of the configured space (``space[factor]`` as a list: the README's "the first value listed is
+    the reference level"), else the vocabulary's first (``LEVEL_ORDER``); a reference never
+    observed falls back to the first observed level, and ``notes[factor]`` says so.  Levels follow
+    the configured order, then the other observed levels in the vocabulary's order.
     """
     space = space or {}
     seen: dict[str, set[Any]] = {}
@@ -367,6 +560,9 @@ def study_levels(
             notes[factor] = f"reference {level_key(reference)} was never observed; {level_key(observed[0])} used instead"
             reference = observed[0]
         ordered = [reference] + [v for v in ordered if level_key(v) != level_key(reference)]
+        keys = {level_key(v) for v in ordered}
+        extra = {o.params[factor] for o in listed if factor in o.params} - {v for v in ordered}
+        ordered += [v for v in ordered_levels(factor, extra) if level_key(v) not in keys]
         levels[factor] = ordered
         references[factor] = reference
     return levels, references, notes
