@@ -495,9 +495,14 @@ def _markdown_cell(text: str) -> str:
 
 def to_markdown(report: Report, images: Mapping[str, str] | None = None) -> str:
     """The report as Markdown; ``images`` maps figure keys to image paths to embed."""
+    return sections_markdown(report_sections(report), images)
+
+
+def sections_markdown(sections: list[Section], images: Mapping[str, str] | None = None) -> str:
+    """Section blocks as Markdown (the report's, or another document's such as ``fusionscope claims``)."""
     images = images or {}
     lines: list[str] = []
-    for section in report_sections(report):
+    for section in sections:
         lines += ["#" * section.depth + " " + section.title, ""]
         lines += [p for paragraph in section.paragraphs for p in (paragraph, "")]
         if section.table is not None:
