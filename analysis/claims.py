@@ -13,7 +13,8 @@ the claim by its 95% interval alone:
 * ``≥`` (the paper: keeps accuracy): *supported* when the interval's low end is above −``MARGIN``,
   *contradicted* when its high end is below it, otherwise *unclear*.
 
-A claim is *clear* when it is supported or contradicted.  A preset never run in the storage,
+A claim is *clear* when it is supported or contradicted by an effect that is not marked unsettled
+over the budget (``analysis.settled``): a verdict that appears only late in training is no finding.  A preset never run in the storage,
 or an effect the study cannot estimate, is said so, with the reason.  The numbers come from the
 study report's own code (``study_effects``, ``combination_gains``), so they match ``fusionscope
 report`` on the same study.
@@ -76,10 +77,12 @@ class ClaimResult:
     ci_high: float | None
     verdict: str  # supported / contradicted / unclear / not run / not estimable
     note: str  # what the interval allows, or why there is no verdict; the effect's budget note
+    settled: bool | None = None  # the effect's stability over the budget (None: not judged)
 
     @property
     def clear(self) -> bool:
-        return self.verdict in ("supported", "contradicted")
+        """Supported or contradicted, by an effect not marked unsettled over the budget."""
+        return self.verdict in ("supported", "contradicted") and self.settled is not False
 
 
 def judge(expect: str, low: float, high: float, margin: float = MARGIN) -> str:
@@ -101,10 +104,11 @@ def study_name(preset: str) -> str:
     return f"ablate-{preset}"  # as trials.presets.preset_config names it
 
 
-def _judged(claim: Claim, name: str, estimate: float, low: float, high: float, budget: str) -> ClaimResult:
+def _judged(claim: Claim, name: str, estimate: float, low: float, high: float, budget: str,
+            settled: bool | None = None) -> ClaimResult:
     verdict = judge(claim.expect, low, high)
     note = f"the interval allows {low:+.2f} to {high:+.2f}" + (f"; {budget}" if budget else "")
-    return ClaimResult(claim, name, estimate, low, high, verdict, note)
+    return ClaimResult(claim, name, estimate, low, high, verdict, note, settled)
 
 
 def claim_results(storage: str, claims: Sequence[Claim] = CLAIMS) -> tuple[ClaimResult, ...]:
@@ -121,10 +125,12 @@ def claim_results(storage: str, claims: Sequence[Claim] = CLAIMS) -> tuple[Claim
             else:
                 rows = trial_rows(study)
                 space = (study.user_attrs.get(record.STUDY_CONFIG) or {}).get("space")
-                cache[name] = (study_effects(rows, space), combination_gains(rows))
-        if cache[name] is None:
+                cache[name] = (study_effects(rows, space), combination_gains(rows)) if any(
+                    r.complete for r in rows) else "empty"
+        if cache[name] is None or cache[name] == "empty":
             out.append(ClaimResult(claim, name, None, None, None, "not run",
-                                   f"no study {name!r}: run fusionscope ablate --preset {claim.preset}"))
+                                   f"no study {name!r}: run fusionscope ablate --preset {claim.preset}"
+                                   if cache[name] is None else f"study {name!r} has no complete trial yet"))
             continue
         effects, gains = cache[name]
         if claim.hcnn_design is not None:
@@ -148,7 +154,7 @@ def claim_results(storage: str, claims: Sequence[Claim] = CLAIMS) -> tuple[Claim
         c = level.contrast
         budget = "" if level.settled_note in ("", None) else level.settled_note
         out.append(_judged(claim, name, c.estimate, c.ci_low, c.ci_high,
-                           f"vs {claim.factor}={factor.reference}; {budget}".rstrip("; ")))
+                           f"vs {claim.factor}={factor.reference}; {budget}".rstrip("; "), level.settled))
     return tuple(out)
 
 
@@ -167,7 +173,8 @@ def claims_markdown(results: Sequence[ClaimResult], storage: str) -> str:
     text = (
         f"Storage: {storage}. Each claim is judged on its preset's study by the 95% interval of the effect "
         "that answers it (accuracy points, the study report's effects model or HCNN gain): supported or "
-        "contradicted only when the interval says so; otherwise unclear, which is not a refutation. "
+        "contradicted only when the interval says so; otherwise unclear, which is not a refutation. Clear: "
+        "supported or contradicted by an effect not marked unsettled over the budget. "
         f"'Within ±{MARGIN:g}' claims need the whole interval inside ±{MARGIN:g} points.",
         f"{sum(r.clear for r in results)} of {len(results)} claims are clear.",
     )
@@ -180,7 +187,8 @@ def claims_dict(results: Sequence[ClaimResult]) -> dict[str, Any]:
     return {"margin": MARGIN, "claims": [
         {"paper": r.claim.paper, "source": r.claim.source, "claim": r.claim.claim, "preset": r.claim.preset,
          "study": r.study, "expect": r.claim.expect, "estimate": r.estimate, "ci_low": r.ci_low,
-         "ci_high": r.ci_high, "verdict": r.verdict, "clear": r.clear, "note": r.note} for r in results]}
+         "ci_high": r.ci_high, "verdict": r.verdict, "settled": r.settled, "clear": r.clear, "note": r.note}
+        for r in results]}
 
 
 def cmd_claims(args: argparse.Namespace) -> int:

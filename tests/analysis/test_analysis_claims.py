@@ -46,6 +46,7 @@ def test_claims_on_preset_studies_of_one_storage(tmp_path):
     params = {**row.params, "partner_backbone": "resnet", "combination": "cl", "cl_layers": 2}
     hcnn.add_trial(create_trial(params=params, distributions={k: CategoricalDistribution([v]) for k, v in params.items()},
                                 values=[row.values["accuracy"], 1000.0], user_attrs={**row.attrs, record.PARAMS: 1000}))
+    optuna.create_study(storage=storage, study_name="ablate-scfusion-alpha", directions=["maximize", "minimize"])
     results = {(r.claim.preset, str(r.claim.factor), str(r.claim.level)): r for r in claim_results(storage)}
     assert len(results) == len(CLAIMS)
     lc, conv, sum_ = (results[("cfn-fusion", "fusion", lvl)] for lvl in ("lc", "conv", "sum"))
@@ -56,6 +57,8 @@ def test_claims_on_preset_studies_of_one_storage(tmp_path):
     assert gain.verdict == "supported" and "vs base B" in gain.note
     not_run = results[("scff-detach", "detach", "True")]
     assert not_run.verdict == "not run" and "fusionscope ablate --preset scff-detach" in not_run.note
+    started = results[("scfusion-alpha", "alpha", "4")]  # a study still running its first trials
+    assert started.verdict == "not run" and "no complete trial yet" in started.note
 
 
 def test_the_claims_command_writes_markdown_and_json(tmp_path, capsys):
@@ -70,3 +73,11 @@ def test_the_claims_command_writes_markdown_and_json(tmp_path, capsys):
     markdown = (tmp_path / "claims" / "claims.md").read_text()
     assert "| CFN | §3.1 | EFLP is as accurate as EPLF (with fewer parameters) | cfn-strategy | within ±1 |" in markdown
     assert "# The papers' claims on this data" in capsys.readouterr().out
+
+
+def test_a_verdict_that_is_not_settled_is_not_clear():
+    from analysis.claims import ClaimResult
+
+    claim = CLAIMS[1]
+    assert ClaimResult(claim, "s", 1.8, 0.6, 3.1, "supported", "", settled=None).clear
+    assert not ClaimResult(claim, "s", 1.8, 0.6, 3.1, "supported", "", settled=False).clear
