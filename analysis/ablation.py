@@ -1,18 +1,26 @@
 """Per-factor ablation tables: what each design choice did to accuracy and cost.
 
 A *factor* is any trial param that took at least two values among complete trials.  For each
-of its levels the table pools the per-seed accuracies of all the level's trials (mean, sd,
-95% t-interval) and averages their params and MACs.  The Δ column compares each level with
-the reference level (the first in the papers' order, e.g. fusion ``none``, α 1) on *pairs* of
+of its levels the table pools the per-seed accuracies of all the level's trials (mean, sd) and
+averages their params and MACs.  The Δ column compares each level with the reference level (the
+effects model's, else the first in the papers' order, e.g. fusion ``none``, α 1) on *pairs* of
 designs that agree on everything else, so the difference is the factor's alone:
 
 * two designs pair when every other param they both have is equal; a param only one of them
-  has exists because of this factor (``strategy`` appears only once ``fusion`` is not ``none``);
+  has exists because of this factor (``strategy`` appears only once ``fusion`` is not ``none``)
+  and must be at its reference level, so the pairs measure what the model's effect measures
+  (the effect at the nested params' references), not an average over the nested levels;
 * trials with identical params (the sampler proposed the same design twice) are one design,
   their replicates pooled;
-* Δ is the mean over pairs of (mean accuracy of the level's design − of the reference's), with
-  a paired t-interval when there are ≥2 pairs, a Welch t-interval from the two designs'
-  replicates when there is one pair with ≥2 replicates on each side, and none otherwise.
+* pairs that share a design are one unit (their mean difference): a reference design reused
+  by several pairs would otherwise count its own noise several times and narrow the interval;
+* Δ is the mean over units, with a t-interval over units when there are ≥2, a Welch t-interval
+  from the two designs' replicates when there is one pair with ≥2 replicates on each side, and
+  none otherwise;
+* ``ModelCheck`` tests the pairs' Δ against the additive model's prediction of it (the test of
+  a difference that replaced a non-overlap check, which essentially never fired).
+
+Early-stopped trials are in no table or effect; ``pruned_counts`` counts them per level.
 """
 
 from __future__ import annotations

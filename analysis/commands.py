@@ -167,3 +167,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("-o", "--output", default="compare", metavar="DIR",
                          help="directory to write into (default: compare/)")
     compare.set_defaults(func=cmd_compare)
+
+    from analysis.claims import register as register_claims  # fusionscope claims (analysis/claims.py)
+
+    register_claims(subparsers)

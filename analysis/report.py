@@ -34,6 +34,7 @@ from analysis.hypervolume import (
     hypervolume_figure,
     hypervolume_history,
 )
+from analysis.forest import ForestInfo, forest_figure, forest_info
 from analysis.hcnn import CombinationGain, combination_gains
 from analysis.importance import Importance, param_importances
 from analysis.load import Objective, TrialRow, mask_url, open_study, study_objectives, trial_rows
@@ -62,6 +63,7 @@ class Report:
     hcnn_gains: tuple[CombinationGain, ...] = ()
     #: early-stopped (pruned) trials by param and level key: not in the effects, shown beside them
     pruned: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    forest: ForestInfo | None = None  # every effect beside its cost
     infeasible: int = 0  # designs over the search's cost limits, recorded but never trained
 
 
@@ -74,6 +76,7 @@ def build_report(storage: str, study_name: str) -> Report:
     pareto = pareto_info(study) if has_front else None
     front_numbers = {p.number for p in pareto.front} if pareto else set()
     effects = study_effects(rows, (study.user_attrs.get(record.STUDY_CONFIG) or {}).get("space"))
+    ablation = ablation_tables(rows, {f.factor: f.reference for f in effects.factors})
     return Report(
         study_name=study_name,
         storage=mask_url(storage),
@@ -82,12 +85,13 @@ def build_report(storage: str, study_name: str) -> Report:
         pareto=pareto,
         front_rows=tuple(r for r in rows if r.number in front_numbers),
         hypervolume=hypervolume_history(study) if has_front else None,
-        ablation=ablation_tables(rows, {f.factor: f.reference for f in effects.factors}),
+        ablation=ablation,
         effects=effects,
         importances=param_importances(study),
         failures=tuple(r for r in rows if r.state == "FAIL"),
         hcnn_gains=tuple(combination_gains(rows)),
         pruned=pruned_counts(rows),
+        forest=forest_info(effects, ablation),
         infeasible=sum(1 for r in rows if record.INFEASIBLE in r.attrs),
     )
 
@@ -373,6 +377,51 @@ def _hcnn_section(report: Report) -> list[Section]:
         "the interval is a t over seeds.",), table)]
 
 
+def _signed_count(value: float | None) -> str:
+    if value is None:
+        return "no cost recorded"
+    return ("+" if value >= 0 else "−") + format_count(abs(value))
+
+
+def _forest_section(report: Report) -> list[Section]:
+    info = report.forest
+    if info is None or not info.rows:
+        return []
+    rows = tuple(
+        (r.label,
+         "not estimable: " + (r.reason or "") if r.estimate is None
+         else f"{_points(r.estimate)} [{_points(r.ci_low)}, {_points(r.ci_high)}]",
+         "—" if r.estimate is None else interval_reading(r.ci_low, r.ci_high, r.p_adjusted),
+         _signed_count(r.delta_params), _signed_count(r.delta_macs))
+        for r in info.rows
+    )
+    missing = len(info.rows) - len(info.estimable)
+    text = (
+        "Each non-reference level against its factor's reference: the effects model's estimate with its "
+        "95% interval in accuracy points (see Ablation below for the model and its caveats), beside what the "
+        "level costs, Δ params and Δ MACs, the mean over its complete trials minus the reference level's "
+        "(raw means, not adjusted for the other params)."
+        + (f" {missing} of {len(info.rows)} levels have no estimate and are listed but not drawn." if missing else ""),
+    )
+    table = Table(("level vs reference", "effect, points [95% CI]", "reading of the interval",
+                   "Δ params (mean)", "Δ MACs (mean)"), rows)
+    return [Section("What each choice buys and costs", 2, text, table, "forest" if info.estimable else None)]
+
+
+def _forest_json(report: Report) -> dict[str, Any]:
+    info = report.forest
+    return {"forest": None if info is None else {"method": info.method, "rows": [
+        {"factor": r.factor, "level": r.level, "reference": r.reference,
+         **{k: report_json.number(getattr(r, k)) for k in
+            ("estimate", "ci_low", "ci_high", "p_adjusted", "delta_params", "delta_macs")},
+         "reason": r.reason} for r in info.rows]}}
+
+
+def _forest_figures(report: Report) -> dict[str, go.Figure]:
+    figure = None if report.forest is None else forest_figure(report.forest)
+    return {} if figure is None else {"forest": figure}
+
+
 def _effect_figures(report: Report) -> dict[str, go.Figure]:
     figures = {}
     for factor in report.effects.factors:
@@ -405,6 +454,7 @@ class ReportSection:
 SECTIONS: tuple[ReportSection, ...] = (
     ReportSection("overview", "Study", lambda r: report_json.overview_json(
         r.study_name, r.storage, r.objectives, r.state_counts), lambda r: [_overview(r)]),
+    ReportSection("forest", "What each choice buys and costs", _forest_json, _forest_section, _forest_figures),
     ReportSection("pareto", "Pareto front", lambda r: report_json.pareto_json(r.pareto),
                   lambda r: [_pareto_section(r)],
                   lambda r: {"pareto": pareto_figure(r.pareto)} if _both_fronts(r) else {}),
@@ -450,9 +500,14 @@ def _markdown_cell(text: str) -> str:
 
 def to_markdown(report: Report, images: Mapping[str, str] | None = None) -> str:
     """The report as Markdown; ``images`` maps figure keys to image paths to embed."""
+    return sections_markdown(report_sections(report), images)
+
+
+def sections_markdown(sections: list[Section], images: Mapping[str, str] | None = None) -> str:
+    """Section blocks as Markdown (the report's, or another document's such as ``fusionscope claims``)."""
     images = images or {}
     lines: list[str] = []
-    for section in report_sections(report):
+    for section in sections:
         lines += ["#" * section.depth + " " + section.title, ""]
         lines += [p for paragraph in section.paragraphs for p in (paragraph, "")]
         if section.table is not None:

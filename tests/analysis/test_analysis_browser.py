@@ -57,7 +57,7 @@ def written(search_study, tmp_path) -> dict[str, Path]:
     return write_report(search_study.storage, search_study.name, tmp_path / "out")
 
 
-@pytest.mark.parametrize("kind, plots", [("html", 2), ("pareto_html", 1)])
+@pytest.mark.parametrize("kind, plots", [("html", 3), ("pareto_html", 1)])  # report: forest, Pareto, hypervolume
 def test_page_renders_its_plots_without_errors(written, tmp_path, kind, plots):
     page = written[kind]
     dom = chromium(page, tmp_path / "profile", "--dump-dom")
@@ -65,6 +65,9 @@ def test_page_renders_its_plots_without_errors(written, tmp_path, kind, plots):
     assert dom.stdout.count('class="plot-container plotly"') == plots
     assert 'class="main-svg"' in dom.stdout
     assert dom.stdout.count('class="point"') >= 9 * plots  # markers of the 9 complete trials
+    if kind == "html":  # the forest plot drew its three panels, the effects' error bars among them
+        assert "effect on accuracy (points, 95% CI)" in dom.stdout and "Δ MACs per image" in dom.stdout
+        assert 'class="errorbar"' in dom.stdout
 
     screenshot = tmp_path / f"{kind}.png"
     shot = chromium(page, tmp_path / "profile", f"--screenshot={screenshot}", "--window-size=1200,900")
@@ -84,4 +87,4 @@ def test_report_with_effect_plots_renders_without_errors(tmp_path):
     page = write_report(storage, "curves", tmp_path / "out")["html"]
     dom = chromium(page, tmp_path / "profile", "--dump-dom")
     assert page_errors(dom.stderr, page) == []
-    assert dom.stdout.count('class="plot-container plotly"') == 4  # Pareto, hypervolume, 2 effect-by-epoch plots
+    assert dom.stdout.count('class="plot-container plotly"') == 5  # forest, Pareto, hypervolume, 2 by epoch

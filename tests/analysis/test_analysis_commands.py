@@ -75,9 +75,10 @@ def test_help_describes_both_subcommands(capsys):
 def test_png_export_through_kaleido(search_study, tmp_path):
     out = tmp_path / "report"
     assert run("report", "--storage", search_study.storage, "--study", search_study.name, "-o", str(out), "--png") == 0
-    for name in ("pareto.png", "hypervolume.png"):
+    for name in ("forest.png", "pareto.png", "hypervolume.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![pareto](pareto.png)" in (out / "report.md").read_text()
+    assert "![forest](forest.png)" in (out / "report.md").read_text()
 
 
 def test_png_export_without_a_browser_says_why(search_study, tmp_path, monkeypatch, capsys):

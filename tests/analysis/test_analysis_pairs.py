@@ -134,3 +134,36 @@ def test_check_against_the_model_holds_its_level_and_fires_when_effects_do_not_a
     assert n_null > 300 and n_power > 100
     assert null <= 0.07
     assert power >= 0.20
+
+
+def test_exact_pairs_use_the_models_reference(tmp_path):
+    """A space listing width [64, 32, 16] makes 64 the reference for the model and the pairs alike
+    (the tables used to pair against 16, the vocabulary's order, and call 16 'never observed')."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import create_trial
+
+    from analysis.report import build_report, to_markdown
+
+    storage = f"sqlite:///{tmp_path / 'widths.db'}"
+    study = optuna.create_study(storage=storage, study_name="widths", directions=["maximize", "minimize"])
+    study.set_user_attr(record.STUDY_OBJECTIVES, ["accuracy", "params"])
+    study.set_user_attr(record.STUDY_CONFIG, {"space": {"width": [64, 32, 16], "fusion": ["none", "lc"]}})
+    rng = np.random.default_rng(0)
+    for width in (64, 32, 16):
+        for fusion in ("none", "lc"):
+            accuracies = list((80 + width / 32 + rng.normal(0, 0.3, 3)) / 100)
+            params = {"width": width, "fusion": fusion}
+            study.add_trial(create_trial(
+                params=params, values=[float(np.mean(accuracies)), 1000.0],
+                distributions={"width": CategoricalDistribution([64, 32, 16]),
+                               "fusion": CategoricalDistribution(["none", "lc"])},
+                user_attrs={record.ACCURACY_REPLICATES: accuracies, record.PARAMS: 1000}))
+    report = build_report(storage, "widths")
+    table = {t.factor: t for t in report.ablation}["width"]
+    assert table.reference == 64 == report.effects.factor("width").reference
+    by_trial = {t.number: t.params["width"] for t in study.trials}
+    for level in table.levels[1:]:
+        assert level.difference.pairs and all(by_trial[p.reference_trials[0]] == 64 for p in level.difference.pairs)
+    (row_16,) = [line for line in to_markdown(report).splitlines() if line.startswith("| 16 | ")]
+    assert "level never observed" not in row_16 and "(paired t, 2 pairs)" in row_16

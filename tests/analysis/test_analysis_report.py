@@ -73,7 +73,7 @@ def test_html_is_self_contained_with_plotly_once_and_both_figures(search_study):
     page = to_html(build_report(search_study.storage, search_study.name))
     plotly_js = plotly.offline.get_plotlyjs()
     assert page.count(plotly_js) == 1
-    assert page.count('class="plotly-graph-div"') == 2  # Pareto front and hypervolume history
+    assert page.count('class="plotly-graph-div"') == 3  # forest (effects and costs), Pareto front, hypervolume
     # nothing outside plotly.js itself loads from elsewhere
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.replace(plotly_js, ""))
     assert "<th>effect vs none: model, points [95% CI]</th>" in page
@@ -125,7 +125,7 @@ def test_learning_curves_give_one_effect_plot_per_factor_and_the_settled_column(
     stored_learning_curve_study(storage)
     report = build_report(storage, "curves")
     page = to_html(report)
-    assert page.count('class="plotly-graph-div"') == 4  # Pareto, hypervolume, fusion and width by epoch
+    assert page.count('class="plotly-graph-div"') == 5  # forest, Pareto, hypervolume, fusion and width by epoch
     markdown = to_markdown(report)
     (lc_row,) = [line for line in markdown.splitlines() if line.startswith("| lc | ")]
     assert "not settled at this budget" in lc_row

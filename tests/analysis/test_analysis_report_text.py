@@ -56,3 +56,6 @@ def test_a_level_whose_trials_were_all_stopped_early_says_so(tmp_path):
     assert "all 3 trials of this level were stopped early (pruned)" in lc_row
     assert lc_row.endswith("| 0 | 0 | 3 |")  # complete trials, seed replicates, pruned
     assert "Early-stopped (pruned) trials, left out of every effect: lc 3." in markdown
+    from analysis.report import report_dict
+
+    assert report_dict(report)["effects"]["fusion"]["lc"]["pruned"] == 3
