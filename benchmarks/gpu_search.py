@@ -21,7 +21,7 @@ until the last), so a run cut short keeps what it measured.  The issue's numberi
    width 32; the headline is width 32, batch 128).
 3. ``sharing``: N = 1, 2, 4, 8 trials sharing the GPU (``gpus_per_trial = 1/N``) at batch 512,
    width 64 (``gpu_sharing.run_explorer``): aggregate images/s over the window all N trained.
-4. ``cfn`` (last, with whatever time the others left, at least 245 s): the CFN Table-1 analogue
+4. ``cfn`` (last, with whatever time the others left, at least 240 s): the CFN Table-1 analogue
    end to end, ``fusionscope ablate --preset cfn-fusion`` with 4 designs x 5 seeds x full
    Fashion-MNIST x 10 epochs, ``resources.auto=true``, from the command's start to its report
    (bar: <= 300 s).
@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _common as C  # noqa: E402
 
 #: part -> seconds it may take in the full mode, in the order they run (sum within the 8 minutes)
-PARTS = {"replicates": 55, "search": 95, "warm": 30, "sharing": 55, "cfn": 245}
+PARTS = {"replicates": 50, "search": 95, "warm": 40, "sharing": 55, "cfn": 240}
 #: the part that gets whatever the others left of the run's time box (at least its own entry)
 LAST = "cfn"
 #: what each part imports beyond torch
