@@ -416,3 +416,26 @@ def test_a_real_bug_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(search_space.commands, "cmd_cost", broken)
     with pytest.raises(ZeroDivisionError):
         main(["cost"])
+
+
+def test_o_never_overwrites_what_a_folder_holds(study_db, tmp_path, capsys) -> None:
+    """Issue #20 item 6: ``export -o`` into another trial's export replaced its spec.json;
+    ``report -o`` replaced a user-edited report.md."""
+    url = f"sqlite:///{study_db}"
+    out = tmp_path / "exported"
+    assert main(["export", "--storage", url, "--study", STUDY, "--trial", "0", "-o", str(out)]) == 0
+    capsys.readouterr()
+    first = (out / "spec.json").read_text()
+    fails(capsys, ["export", "--storage", url, "--study", STUDY, "--trial", "1", "-o", str(out)],
+          "already holds spec.json", "nothing was overwritten")
+    assert (out / "spec.json").read_text() == first
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text("my notes on this study\n")
+    before = sha(study_db)
+    fails(capsys, ["report", "--storage", url, "--study", STUDY, "-o", str(report)],
+          "already holds report.md", "nothing was overwritten")
+    assert (report / "report.md").read_text() == "my notes on this study\n"
+    assert sorted(p.name for p in report.iterdir()) == ["report.md"]
+    assert sha(study_db) == before

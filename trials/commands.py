@@ -54,6 +54,19 @@ def refuse_existing_file(path: str | Path, option: str = "-o") -> Path:
     return path
 
 
+def refuse_existing_outputs(folder: Path, names: tuple[str, ...], option: str = "-o") -> None:
+    """A folder that already holds a file this command would write is refused: ``-o`` never
+    overwrites (another trial's export, a user-edited report.md)."""
+    there = [name for name in names if (folder / name).exists()]
+    if there:
+        raise FusionscopeError(f"{option} {str(folder)!r} already holds {', '.join(there)}; name a new folder "
+                               "(nothing was overwritten)")
+
+
+#: what ``export`` writes into its folder (trials/export.py)
+EXPORT_FILES = ("spec.json", "weights.pt")
+
+
 # --- search / ablate -------------------------------------------------------------------
 def _print_summary(summary: Any) -> None:
     print(f"study {summary.study!r} in {summary.storage}: {summary.complete} complete, "
@@ -128,6 +141,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from trials.export import export_trial, pick_trial
 
     out = refuse_existing_file(args.output)
+    refuse_existing_outputs(out, EXPORT_FILES)
     url = args.storage
     rdb = storage_mod.open_storage_readonly(url)
     with storage_mod.reading(url):

@@ -362,3 +362,55 @@ def test_a_spec_two_drivers_sample_at_once_is_trained_by_the_lower_trial_only(tm
         "driver B was handed the spec driver A is training"
     trial_1 = optuna.load_study(study_name="tiny", storage=url).get_trials()[1]
     assert trial_1.state == TrialState.PRUNED and trial_1.user_attrs[record.DUPLICATE_OF] == 0
+
+
+# --- 7: a password given as a query parameter -----------------------------------------------------
+PG_URL = os.environ.get("FUSIONSCOPE_TEST_POSTGRES_URL")
+
+
+@pytest.mark.parametrize("url, masked", [
+    ("postgresql+psycopg2://user@host/db?password=s3cret&sslmode=require",
+     "postgresql+psycopg2://user@host/db?password=***&sslmode=require"),
+    ("postgresql://u@h/db?sslmode=require&sslpassword=k3y", "postgresql://u@h/db?sslmode=require&sslpassword=***"),
+    ("mysql+pymysql://root@10.0.0.5/optuna?passwd=hunter2&charset=utf8mb4",
+     "mysql+pymysql://root@10.0.0.5/optuna?passwd=***&charset=utf8mb4"),
+    ("postgresql://u:pw@h/db?password=again", "postgresql://u:***@h/db?password=***"),
+])
+def test_mask_url_masks_credentials_in_the_query(url: str, masked: str) -> None:
+    from trials.storage import mask_url
+
+    assert mask_url(url) == masked
+
+
+@pytest.mark.skipif(not PG_URL, reason="FUSIONSCOPE_TEST_POSTGRES_URL is not set (source .ci/postgres.sh)")
+def test_a_query_password_is_in_no_printed_line_and_no_report_file(tmp_path, capsys) -> None:
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    from tests.analysis.analysis_studies import fill_search, make_study
+
+    base = make_url(PG_URL)
+    password = base.password
+    url = f"{base.drivername}://{base.username}@{base.host}:{base.port}/{base.database}?password={password}"
+    name = f"qpw-{uuid.uuid4().hex[:10]}"
+    study = make_study(url, name, ["accuracy", "macs"])
+    fill_search(study)
+    try:
+        out = tmp_path / "report"
+        assert main(["report", "--storage", url, "--study", name, "-o", str(out)]) == 0
+        printed = capsys.readouterr()
+        leaked = password in printed.out + printed.err
+        assert not leaked, "report printed the password"
+        written = sorted(p.name for p in out.iterdir() if password.encode() in p.read_bytes())
+        assert written == [], f"the password is in {written}"
+        assert "password=***" in (out / "report.md").read_text()
+        # error lines: a missing study, and the dashboard on a database that does not exist
+        assert main(["report", "--storage", url, "--study", "no-such-study", "-o", str(tmp_path / "r2")]) == 2
+        assert main(["dashboard", "--storage", url.replace(f"/{base.database}?", "/no_such_db?"), "--port", "1"]) == 2
+        printed = capsys.readouterr()
+        leaked = password in printed.out + printed.err
+        assert not leaked, "an error line printed the password"
+        assert printed.err.count("error: ") == 2
+    finally:
+        optuna.delete_study(study_name=name, storage=url)
