@@ -155,6 +155,8 @@ def fit_effects(
     """
     factors = list(levels)
     method = {"design": METHOD, "cluster": CLUSTER_METHOD, "naive": NAIVE_METHOD}[errors]
+    if not observations:  # no complete trial (all failed or pruned, or none yet): nothing to fit, nothing estimable
+        return ModelFit(method, 0, 0, 0, 0, {f: {level_key(v): _not_estimable("no complete trials") for v in levels[f]} for f in factors}, {f: {} for f in factors}, "no complete trials")
     frame = pd.DataFrame(
         {
             "y": [o.accuracy for o in observations],
