@@ -164,6 +164,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET) as probe:
+        try:  # a busy port is one line before the storage is opened, not OSError from deep in the server
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((args.host, args.port))
+        except OSError as err:
+            raise FusionscopeError(f"--port {args.port}: cannot listen on {args.host}:{args.port} "
+                                   f"({err.strerror or err}); choose another port") from None
     storage, created = storage_mod.open_storage_to_serve(args.storage)
     print(f"optuna-dashboard for {storage_mod.mask_url(args.storage)} at http://{args.host}:{args.port}/ "
           "(read-only; Ctrl-C stops)")

@@ -414,3 +414,16 @@ def test_a_query_password_is_in_no_printed_line_and_no_report_file(tmp_path, cap
         assert printed.err.count("error: ") == 2
     finally:
         optuna.delete_study(study_name=name, storage=url)
+
+
+# --- 12: resources the cluster cannot place ------------------------------------------------------
+@pytest.mark.slow
+def test_cpus_per_trial_beyond_the_cluster_is_refused_naming_what_it_has(tmp_path) -> None:
+    """It used to hang with one trial RUNNING and nothing printed."""
+    path, url = tiny(tmp_path, resources={"cpus_per_trial": 1000000, "concurrent": 1})
+    proc = start_search(path, tmp_path)
+    code, out, err = finish(proc, timeout=180)
+    assert code == 2, err[-3000:]
+    assert f"resources.cpus_per_trial=1e+06: the largest node of the Ray cluster has {os.cpu_count()} CPUs" in err, err
+    own_lines_only(err)
+    assert [t for t in trial_states(url, "tiny") if t == "RUNNING"] == []
