@@ -101,7 +101,8 @@ def apply_overrides(config: dict[str, Any], assignments: Sequence[str]) -> dict[
     ``false`` a boolean, ``[a, b]`` a list of levels, ``1,2`` stays a string.  Whether the key
     and value are valid is checked by ``trials.config.from_dict`` afterwards, which names them.
     """
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
+    out = {k: dict(v) if isinstance(v, dict) else [dict(p) for p in v] if k == "space" and isinstance(v, list) else v
+           for k, v in config.items()}
     for item in assignments:
         key, sep, text = item.partition("=")
         if not sep or not key:
@@ -115,5 +116,7 @@ def apply_overrides(config: dict[str, Any], assignments: Sequence[str]) -> dict[
             value = yaml.safe_load(text) if text else None
         except yaml.YAMLError as err:
             raise ConfigError(f"--set {item!r}: cannot read the value: {str(err).splitlines()[0]}") from None
-        out.setdefault(section, {})[name] = value
+        target = out.setdefault(section, {})
+        for part in target if isinstance(target, list) else [target]:  # a union of grids: every subspace
+            part[name] = value
     return out
