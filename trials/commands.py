@@ -71,6 +71,9 @@ EXPORT_FILES = ("spec.json", "weights.pt")
 def _print_summary(summary: Any) -> None:
     print(f"study {summary.study!r} in {summary.storage}: {summary.complete} complete, "
           f"{summary.pruned} pruned/skipped, {summary.failed} failed; Pareto front: {summary.front_size} trials")
+    if getattr(summary, "exhausted", None) is not None:
+        print(f"the space holds {summary.exhausted} designs and every one has been tried, so the search stopped "
+              f"asking before budget.trials={summary.budget}; widen the space for more")
     print(f"next: fusionscope report --storage {shlex.quote(summary.storage)} "
           f"--study {shlex.quote(summary.study)} -o report/")
 

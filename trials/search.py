@@ -95,14 +95,17 @@ class SearchSummary:
     pruned: int
     failed: int
     front_size: int
+    exhausted: int | None = None  # the space's size, when every design of it was tried before the budget ran out
+    budget: int | None = None
 
 
-def summarize(study: optuna.Study, storage_url: str) -> SearchSummary:
+def summarize(study: optuna.Study, storage_url: str, exhausted: int | None = None,
+              budget: int | None = None) -> SearchSummary:
     trials = study.get_trials(deepcopy=False)
     count = lambda state: sum(1 for t in trials if t.state == state)  # noqa: E731
     front = len(study.best_trials) if count(TrialState.COMPLETE) else 0
     return SearchSummary(study.study_name, mask_url(storage_url), count(TrialState.COMPLETE),
-                         count(TrialState.PRUNED), count(TrialState.FAIL), front)
+                         count(TrialState.PRUNED), count(TrialState.FAIL), front, exhausted, budget)
 
 
 # what every trial's worker imports: torch alone takes ~1.4 s here, Tune's trainable ~0.9 s
@@ -283,7 +286,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
         _mark_live_interrupted(study, searcher)
         _shutdown_ray()
         raise SearchInterrupted(stopper.signum)
-    return summarize(study, url)
+    return summarize(study, url, searcher.exhausted, config.budget.trials)
 
 
 def _shutdown_ray() -> None:

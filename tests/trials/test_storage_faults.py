@@ -427,3 +427,20 @@ def test_cpus_per_trial_beyond_the_cluster_is_refused_naming_what_it_has(tmp_pat
     assert f"resources.cpus_per_trial=1e+06: the largest node of the Ray cluster has {os.cpu_count()} CPUs" in err, err
     own_lines_only(err)
     assert [t for t in trial_states(url, "tiny") if t == "RUNNING"] == []
+
+
+# --- 15: a budget larger than the space -------------------------------------------------------------
+@pytest.mark.slow
+def test_a_budget_larger_than_the_space_says_the_space_was_exhausted_and_stops_asking(tmp_path) -> None:
+    space = {**TINY["space"], "fusion": ["none", "sum"]}
+    size = len(config_mod.from_dict({**TINY, "space": space}).search_space().grid())
+    path, url = tiny(tmp_path, space=space, budget={"trials": 40, "epochs": 1})
+    proc = start_search(path, tmp_path)
+    code, out, err = finish(proc, timeout=600)
+    assert code == 0, err[-3000:]
+    assert f"the space holds {size} designs and every one has been tried" in out, out
+    trials = optuna.load_study(study_name="tiny", storage=url).get_trials()
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len({t.user_attrs[record.SPEC_KEY] for t in complete}) == len(complete) == size
+    repeats = [t for t in trials if record.DUPLICATE_OF in t.user_attrs]
+    assert len(repeats) <= 4 * size, f"{len(repeats)} repeated proposals recorded for a {size}-design space"
