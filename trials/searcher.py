@@ -180,6 +180,8 @@ class StudySearcher(Searcher):
             return Searcher.FINISHED
         try:
             job = self._suggest(trial_id)
+            if isinstance(job, dict):
+                self.on_finish()  # the progress line counts the trial that starts now as running
         except STORAGE_ERRORS as err:  # None: Tune asks again in a moment
             return None if self.storage_failed(err) else Searcher.FINISHED
         self.storage_ok()

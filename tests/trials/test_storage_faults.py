@@ -444,3 +444,23 @@ def test_a_budget_larger_than_the_space_says_the_space_was_exhausted_and_stops_a
     assert len({t.user_attrs[record.SPEC_KEY] for t in complete}) == len(complete) == size
     repeats = [t for t in trials if record.DUPLICATE_OF in t.user_attrs]
     assert len(repeats) <= 4 * size, f"{len(repeats)} repeated proposals recorded for a {size}-design space"
+
+
+# --- 16: the progress line's running count ------------------------------------------------------------
+def test_the_progress_line_counts_a_trial_as_running_as_soon_as_it_starts(tmp_path) -> None:
+    from trials.progress import SearchProgress
+    from trials.searcher import StudySearcher
+
+    path, url = tiny(tmp_path)
+    config = config_mod.load(path)
+    study = open_study(config, url)
+    bar = SearchProgress(study, config.budget.trials, enabled=True)
+    job = {"training": {}, "epochs": 1, "cpus_per_trial": 1, "gpus_per_trial": 0, "latency_batch": 1,
+           "weights_dir": None}
+    searcher = StudySearcher(study, config, config.search_space(), [], (10, 1, 28), job, {}, bar.update,
+                             storage_url=url)
+    for n in (1, 2):
+        assert isinstance(searcher.suggest(f"t{n}"), dict)
+        running = sum(t.state == TrialState.RUNNING for t in study.get_trials())
+        assert running == n and f"running={n}" in bar.bar.postfix, bar.bar.postfix
+    bar.bar.close()
