@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fusionscope {version()}",
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    write_report.outputs = analysis_commands.REPORT_FILES  # what ``search --report DIR`` refuses to overwrite
     trials_commands.register(sub, write_report=write_report)
     search_space_commands.register(sub)
     analysis_commands.register(sub)

@@ -444,6 +444,10 @@ def test_o_never_overwrites_what_a_folder_holds(study_db, tmp_path, capsys) -> N
     assert (report / "report.md").read_text() == "my notes on this study\n"
     assert sorted(p.name for p in report.iterdir()) == ["report.md"]
     assert sha(study_db) == before
+    # search --report DIR: refused before the search starts, not after it
+    config = write_config(tmp_path, tiny(tmp_path))
+    fails(capsys, ["search", "--config", str(config), "--report", str(report)], "--report", "already holds report.md")
+    assert not (tmp_path / "runs").exists()
 
 
 # --- issue #20 item 12: inputs a probe still broke ---------------------------------------------------

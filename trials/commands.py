@@ -83,6 +83,8 @@ def _run(config: Any, args: argparse.Namespace) -> int:
 
     if getattr(args, "report", None):
         refuse_existing_file(args.report, "--report")
+        # checked before the search, not after hours of it: the writer names what it writes
+        refuse_existing_outputs(Path(args.report), getattr(args.write_report, "outputs", ()), "--report")
     from trials.search import SearchInterrupted
 
     try:
