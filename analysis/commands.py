@@ -28,6 +28,21 @@ _PNG_HELP = (
 )
 
 
+#: what ``report`` writes into its folder (analysis/report.py write_report)
+REPORT_FILES = ("report.md", "report.html", "report.json", "pareto.html", "pareto.png", "hypervolume.png")
+#: what ``compare`` writes into its folder
+COMPARE_FILES = ("compare.html", "compare.md")
+
+
+def _refuse_existing_outputs(folder: Path, names: tuple[str, ...]) -> None:
+    """``-o`` never overwrites: a folder already holding one of the files is refused (a report.md
+    the user edited, an earlier report)."""
+    there = [name for name in names if (folder / name).exists()]
+    if there:
+        raise FusionscopeError(f"-o {str(folder)!r} already holds {', '.join(there)}; name a new folder "
+                               "(nothing was overwritten)")
+
+
 def _refuse_existing_file(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise FusionscopeError(f"-o {str(path)!r} exists; name a new path (nothing was overwritten)")
@@ -80,6 +95,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     _refuse_existing_file(output)
+    _refuse_existing_outputs(output, REPORT_FILES)
     open_study(args.storage, args.study)  # refuse a missing or foreign storage before making the folder
     with reading(args.storage), _writing(output):
         paths = write_report(args.storage, args.study, output, png=args.png)
@@ -96,6 +112,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     _refuse_existing_file(output)
+    _refuse_existing_outputs(output, COMPARE_FILES)
     for name in args.study:
         open_study(args.storage, name)  # refuse a missing or foreign storage before making the folder
     with reading(args.storage), _writing(output):

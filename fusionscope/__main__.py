@@ -2,6 +2,10 @@
 
 import sys
 
-from fusionscope.cli import main
+try:
+    from fusionscope.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the first imports run: one line, like any other moment
+    print("error: stopped by SIGINT (Ctrl-C) before any trial started; nothing was recorded", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fusionscope {version()}",
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    write_report.outputs = analysis_commands.REPORT_FILES  # what ``search --report DIR`` refuses to overwrite
     trials_commands.register(sub, write_report=write_report)
     search_space_commands.register(sub)
     analysis_commands.register(sub)
@@ -58,7 +59,19 @@ def _disk_full(err: BaseException) -> bool:
     return disk_full(err)
 
 
+#: the one line for Ctrl-C before a search has its own handler (imports, data, storage, Ray start)
+INTERRUPTED_LINE = "error: stopped by SIGINT (Ctrl-C) before any trial started; nothing was recorded"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # a search's own handler takes over once trials run; this is the moment before
+        print(INTERRUPTED_LINE, file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

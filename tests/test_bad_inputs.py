@@ -122,6 +122,11 @@ def test_an_empty_or_non_mapping_config_is_an_error_not_the_default_search(tmp_p
     ({"study": "/abs/path"}, ["study='/abs/path'"]),
     ({"study": ""}, ["study=''", "non-empty"]),
     ({"budget__trials": "1e3"}, ["budget.trials='1e3'", "write 1000"]),
+    # issue #20 item 12
+    ({"sampler": {"name": "random", "seed": 10**20}}, ["sampler.seed=100000000000000000000", "at most 4294967295"]),
+    ({"training__seed": 10**20}, ["training.seed=100000000000000000000", "at most 4294967295"]),
+    ({"training__seed": 2**32 - 1, "training__replicates": 3}, ["training.seed=4294967295", "up to 4294967297"]),
+    ({"data__image_size": 100000}, ["data.image_size=100000", "between 1 and 1024"]),
 ])
 def test_bad_config_values_exit_2_naming_the_key(tmp_path, capsys, monkeypatch, edits, words):
     monkeypatch.chdir(tmp_path)
@@ -416,3 +421,92 @@ def test_a_real_bug_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(search_space.commands, "cmd_cost", broken)
     with pytest.raises(ZeroDivisionError):
         main(["cost"])
+
+
+def test_o_never_overwrites_what_a_folder_holds(study_db, tmp_path, capsys) -> None:
+    """Issue #20 item 6: ``export -o`` into another trial's export replaced its spec.json;
+    ``report -o`` replaced a user-edited report.md."""
+    url = f"sqlite:///{study_db}"
+    out = tmp_path / "exported"
+    assert main(["export", "--storage", url, "--study", STUDY, "--trial", "0", "-o", str(out)]) == 0
+    capsys.readouterr()
+    first = (out / "spec.json").read_text()
+    fails(capsys, ["export", "--storage", url, "--study", STUDY, "--trial", "1", "-o", str(out)],
+          "already holds spec.json", "nothing was overwritten")
+    assert (out / "spec.json").read_text() == first
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text("my notes on this study\n")
+    before = sha(study_db)
+    fails(capsys, ["report", "--storage", url, "--study", STUDY, "-o", str(report)],
+          "already holds report.md", "nothing was overwritten")
+    assert (report / "report.md").read_text() == "my notes on this study\n"
+    assert sorted(p.name for p in report.iterdir()) == ["report.md"]
+    assert sha(study_db) == before
+    # search --report DIR: refused before the search starts, not after it
+    config = write_config(tmp_path, tiny(tmp_path))
+    fails(capsys, ["search", "--config", str(config), "--report", str(report)], "--report", "already holds report.md")
+    assert not (tmp_path / "runs").exists()
+
+
+# --- issue #20 item 12: inputs a probe still broke ---------------------------------------------------
+def test_a_key_given_twice_in_the_yaml_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = tiny(tmp_path)
+    assert "budget:" in text
+    path = write_config(tmp_path, text + "budget:\n  trials: 99\n")
+    fails(capsys, ["search", "--config", str(path)], "key 'budget' is given twice", "keep one")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_dashboard_on_a_port_in_use_is_one_line(study_db, capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        fails(capsys, ["dashboard", "--storage", f"sqlite:///{study_db}", "--port", str(port)],
+              f"--port {port}: cannot listen on 127.0.0.1:{port}", "choose another port")
+
+
+def test_ctrl_c_before_the_search_has_its_handler_is_one_line(monkeypatch, capsys):
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("fusionscope.cli.build_parser", interrupted)
+    assert main(["search", "--config", "x.yaml"]) == 130
+    err = capsys.readouterr().err
+    assert err == "error: stopped by SIGINT (Ctrl-C) before any trial started; nothing was recorded\n"
+
+
+@pytest.mark.parametrize("delay", [0.5, 2.5])
+def test_ctrl_c_in_the_first_seconds_of_a_real_search_is_one_line(tmp_path, delay):
+    import signal
+    import time
+
+    path = write_config(tmp_path, tiny(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "fusionscope", "search", "--config", str(path), "--no-progress"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(delay)  # imports, data load, storage: before any trial
+    proc.send_signal(signal.SIGINT)
+    try:
+        _out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.count("error: ") == 1, err[-2000:]
+
+
+def test_ablate_set_on_a_preset_made_of_several_grids(tmp_path):
+    """``ablate --preset hcnn-combination --set width=8`` raised TypeError (its space is a list of grids)."""
+    from trials.presets import apply_overrides, preset_config
+
+    raw = preset_config("hcnn-combination", 1, 1, 600)
+    out = apply_overrides(raw, ["width=8"])
+    assert isinstance(out["space"], list) and all(part["width"] == 8 for part in out["space"])
+    assert all("width" not in part or part["width"] != 8 for part in raw["space"])  # the preset is not changed
+    assert from_dict(out).search_space().grid()

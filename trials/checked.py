@@ -19,6 +19,8 @@ import types
 import typing
 from typing import Any, ClassVar, Literal, Mapping
 
+import yaml
+
 from search_space.errors import FusionscopeError
 
 
@@ -146,3 +148,23 @@ def check_keys(cls: type, raw: Mapping[str, Any], section: str) -> None:
         where = f"{section}.{unknown[0]}" if section else repr(unknown[0])
         scope = f"keys in {section}" if section else "top-level keys"
         raise ConfigError(f"unknown key {where}; allowed {scope}: {', '.join(allowed)}")
+
+
+class _NoDuplicatesLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (``budget:`` twice: PyYAML
+    keeps the last one silently, so half of what the user wrote would be ignored)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"key {key!r} is given twice (lines {seen[key]} and {line}); keep one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a config document like ``yaml.safe_load``, but a duplicate key is a ConfigError."""
+    return yaml.load(text, Loader=_NoDuplicatesLoader)  # noqa: S506 - a SafeLoader subclass

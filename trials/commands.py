@@ -53,10 +53,26 @@ def refuse_existing_file(path: str | Path, option: str = "-o") -> Path:
     return path
 
 
+def refuse_existing_outputs(folder: Path, names: tuple[str, ...], option: str = "-o") -> None:
+    """A folder that already holds a file this command would write is refused: ``-o`` never
+    overwrites (another trial's export, a user-edited report.md)."""
+    there = [name for name in names if (folder / name).exists()]
+    if there:
+        raise FusionscopeError(f"{option} {str(folder)!r} already holds {', '.join(there)}; name a new folder "
+                               "(nothing was overwritten)")
+
+
+#: what ``export`` writes into its folder (trials/export.py)
+EXPORT_FILES = ("spec.json", "weights.pt")
+
+
 # --- search / ablate -------------------------------------------------------------------
 def _print_summary(summary: Any) -> None:
     print(f"study {summary.study!r} in {summary.storage}: {summary.complete} complete, "
           f"{summary.pruned} pruned/skipped, {summary.failed} failed; Pareto front: {summary.front_size} trials")
+    if getattr(summary, "exhausted", None) is not None:
+        print(f"the space holds {summary.exhausted} designs and every one has been tried, so the search stopped "
+              f"asking before budget.trials={summary.budget}; widen the space for more")
     print(f"next: fusionscope report --storage {shlex.quote(summary.storage)} "
           f"--study {shlex.quote(summary.study)} -o report/")
 
@@ -66,6 +82,8 @@ def _run(config: Any, args: argparse.Namespace) -> int:
 
     if getattr(args, "report", None):
         refuse_existing_file(args.report, "--report")
+        # checked before the search, not after hours of it: the writer names what it writes
+        refuse_existing_outputs(Path(args.report), getattr(args.write_report, "outputs", ()), "--report")
     from trials.search import SearchInterrupted
 
     try:
@@ -129,6 +147,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from trials.export import export_trial, pick_trial
 
     out = refuse_existing_file(args.output)
+    refuse_existing_outputs(out, EXPORT_FILES)
     url = args.storage
     rdb = storage_mod.open_storage_readonly(url)
     with storage_mod.reading(url):
@@ -150,6 +169,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
+
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET) as probe:
+        try:  # a busy port is one line before the storage is opened, not OSError from deep in the server
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((args.host, args.port))
+        except OSError as err:
+            raise FusionscopeError(f"--port {args.port}: cannot listen on {args.host}:{args.port} "
+                                   f"({err.strerror or err}); choose another port") from None
 
     from trials import storage as storage_mod
 

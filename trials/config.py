@@ -20,7 +20,7 @@ from search_space.space import SearchSpace
 from search_space.spec import SpecError
 from trials.objectives import OBJECTIVES
 from trials.samplers import SAMPLERS
-from trials.checked import Checked, ConfigError, bounded, check_keys, from_mapping
+from trials.checked import Checked, ConfigError, bounded, check_keys, from_mapping, load_yaml
 from trials.constraints import Constraints
 from trials.data import DataConfig, DataError, dataset_entry, split_sizes
 from trials.data import from_dict as data_from_dict
@@ -39,6 +39,8 @@ DEFAULT_MILESTONES = (0.5, 0.75)
 #: and training images (below it an epoch is a handful of batches); both named in the error
 MIN_VALIDATION_IMAGES = 50
 MIN_TRAINING_IMAGES = 100
+#: seeds go to NumPy's generators (Optuna's samplers, data splits), which take at most 2**32 - 1
+MAX_SEED = 2**32 - 1
 
 __all__ = ["ConfigError", "SearchConfig", "from_dict", "load"]
 
@@ -47,7 +49,7 @@ __all__ = ["ConfigError", "SearchConfig", "from_dict", "load"]
 class SamplerConfig(Checked):
     section = "sampler"
     name: SamplerName = "tpe"  # trials/samplers.py: the table, and why TPE is the default
-    seed: int = bounded(0, min=0)
+    seed: int = bounded(0, min=0, max=MAX_SEED)
     # NSGA-II generation size (Optuna needs at least 2); None = budget/16 within [4, 50]
     population_size: int | None = bounded(None, min=2)
 
@@ -84,7 +86,7 @@ class TrainingConfig(Checked):
     milestones: tuple[float, ...] = DEFAULT_MILESTONES
     batch_size: int = bounded(128, min=1)
     replicates: int = bounded(1, min=1)  # seeds per spec, see ``seeds``
-    seed: int = bounded(0, min=0)
+    seed: int = bounded(0, min=0, max=MAX_SEED)
     save_weights: bool = True
     # R replicates of a single network: one stacked model (torch.func) or one after another; auto
     # chooses by trials/replicates.py: choose_mode, from benchmarks/results/replicates.json
@@ -214,7 +216,21 @@ class SearchConfig(Checked):
         if isinstance(self.space, list) and not SAMPLERS[self.sampler.name].walks_grid:
             raise ConfigError("space: a list of subspaces (a union of grids) needs sampler.name: grid")
         self._check_split()
+        self._check_sizes()
         self.search_space()  # raises ConfigError naming the space key
+
+    def _check_sizes(self) -> None:
+        """Numbers that pass their field's range but not together, or that no machine can train."""
+        from search_space.commands import MAX_IMAGE_SIZE
+
+        size = self.data.image_size
+        if size is not None and size > MAX_IMAGE_SIZE:
+            raise ConfigError(f"data.image_size={size}: must be between 1 and {MAX_IMAGE_SIZE} pixels "
+                              "(the largest the cost command builds)")
+        last = self.training.seed + self.training.replicates - 1
+        if last > MAX_SEED:
+            raise ConfigError(f"training.seed={self.training.seed}: its {self.training.replicates} replicates use seeds "
+                              f"up to {last}, above {MAX_SEED}")
 
     def _check_split(self) -> None:
         """Enough validation and training images: val_fraction 0 would record accuracy 0.0 for
@@ -305,9 +321,11 @@ def load(path: str | Path) -> SearchConfig:
         raise ConfigError(f"config file {str(path)!r} does not exist" if not path.exists()
                           else f"config file {str(path)!r} is not a file")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    except ConfigError as err:  # a key given twice
+        raise ConfigError(f"{path}: {err}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read config file {str(path)!r}: {err}") from None
     try:

@@ -101,7 +101,8 @@ def apply_overrides(config: dict[str, Any], assignments: Sequence[str]) -> dict[
     ``false`` a boolean, ``[a, b]`` a list of levels, ``1,2`` stays a string.  Whether the key
     and value are valid is checked by ``trials.config.from_dict`` afterwards, which names them.
     """
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
+    out = {k: dict(v) if isinstance(v, dict) else [dict(p) for p in v] if k == "space" and isinstance(v, list) else v
+           for k, v in config.items()}
     for item in assignments:
         try:
             key, value = parse_assignment(item, example="width=32 or training.lr=0.1")
@@ -112,5 +113,7 @@ def apply_overrides(config: dict[str, Any], assignments: Sequence[str]) -> dict[
         if section not in SECTIONS or "." in section or not name:
             raise ConfigError(f"--set {item!r}: unknown section {section!r}; use one of {', '.join(SECTIONS)} "
                               "or a bare space key")
-        out.setdefault(section, {})[name] = value
+        target = out.setdefault(section, {})
+        for part in target if isinstance(target, list) else [target]:  # a union of grids: every subspace
+            part[name] = value
     return out

@@ -96,14 +96,17 @@ class SearchSummary:
     pruned: int
     failed: int
     front_size: int
+    exhausted: int | None = None  # the space's size, when every design of it was tried before the budget ran out
+    budget: int | None = None
 
 
-def summarize(study: optuna.Study, storage_url: str) -> SearchSummary:
+def summarize(study: optuna.Study, storage_url: str, exhausted: int | None = None,
+              budget: int | None = None) -> SearchSummary:
     trials = study.get_trials(deepcopy=False)
     count = lambda state: sum(1 for t in trials if t.state == state)  # noqa: E731
     front = len(study.best_trials) if count(TrialState.COMPLETE) else 0
     return SearchSummary(study.study_name, mask_url(storage_url), count(TrialState.COMPLETE),
-                         count(TrialState.PRUNED), count(TrialState.FAIL), front)
+                         count(TrialState.PRUNED), count(TrialState.FAIL), front, exhausted, budget)
 
 
 # what every trial's worker imports: torch alone takes ~1.4 s here, Tune's trainable ~0.9 s
@@ -158,7 +161,36 @@ def start_ray(address: str | None = None) -> None:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
                  **local)
     except (ConnectionError, RuntimeError, ValueError) as err:
-        raise StudyError(f"cannot join the Ray cluster at {address}: {str(err).splitlines()[0]}") from None
+        if not address:
+            raise StudyError(f"cannot start Ray on this machine: {_first(err)} (its memory limit, `ulimit -v`, "
+                             "or /tmp/ray may be the cause; --verbose shows Ray's own output)") from None
+        raise StudyError(f"cannot join the Ray cluster at {address}: {_first(err)}") from None
+    except Exception as err:  # Ray's own start-up errors (a node that timed out, a raylet that died)
+        if address:
+            raise
+        raise StudyError(f"cannot start Ray on this machine: {type(err).__name__}: {_first(err)} (its memory "
+                         "limit, `ulimit -v`, or /tmp/ray may be the cause)") from None
+
+
+def _first(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def check_placeable(res) -> None:
+    """Refuse resources no node of the cluster can give one trial: Tune would wait for them
+    forever, one trial RUNNING and nothing printed."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    cpus = max((n.get("CPU", 0) for n in nodes), default=0)
+    gpus = max((n.get("GPU", 0) for n in nodes), default=0)
+    if res.cpus_per_trial > cpus:
+        raise StudyError(f"resources.cpus_per_trial={res.cpus_per_trial:g}: the largest node of the Ray cluster has "
+                         f"{cpus:g} CPUs, so no trial could start; ask for at most {cpus:g}")
+    if res.gpus_per_trial > gpus:
+        raise StudyError(f"resources.gpus_per_trial={res.gpus_per_trial:g}: the largest node of the Ray cluster has "
+                         f"{gpus:g} GPUs, so no trial could start" + ("" if gpus else "; set it to 0 for CPU training"))
 
 
 def run_search(config: SearchConfig, storage_url: str | None = None, address: str | None = None,
@@ -191,6 +223,12 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
                                    config.training.batch_size)
     if res.auto and progress:
         print(f"resources: auto -> {res.describe()}", file=sys.stderr, flush=True)
+    try:
+        check_placeable(res)
+    except StudyError:
+        if not address:
+            _shutdown_ray()
+        raise
     config = dataclasses.replace(config, resources=res)
     runs_dir = Path(runs_dir).resolve()
     job = {"training": dataclasses.asdict(config.training),
@@ -237,7 +275,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
         _mark_live_interrupted(study, searcher)
         _shutdown_ray()
         raise SearchInterrupted(stopper.signum)
-    return summarize(study, url)
+    return summarize(study, url, searcher.exhausted, config.budget.trials)
 
 
 def _shutdown_ray() -> None:

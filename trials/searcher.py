@@ -7,6 +7,7 @@ Nothing is lost by that: a resumed search reads the Optuna storage, not Ray's pi
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from collections import deque
@@ -28,6 +29,9 @@ from trials.storage import STORAGE_ERRORS, STORAGE_RETRY_S, StorageWatch, disk_f
 from trials.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
 
 MAX_DUPLICATES_IN_A_ROW = 200
+#: repeated proposals in a row after which the searcher looks at what is left of the space itself:
+#: it queues a design nobody has tried, or, when none is left, says the space is exhausted and stops
+REPEATS_BEFORE_LOOKING = 3
 
 
 class StudySearcher(Searcher):
@@ -55,6 +59,8 @@ class StudySearcher(Searcher):
         self.failure: str | None = None  # the storage broke: the search stops and says this
         self._down_since: float | None = None
         self.resumable = True
+        self._grid: list | None = None  # the space's designs, enumerated only once the sampler repeats itself
+        self.exhausted: int | None = None  # the space's size, once every design of it is done
 
     # --- the storage breaking under the search ------------------------------------------------
     def fail(self, message: str) -> None:
@@ -94,6 +100,18 @@ class StudySearcher(Searcher):
             self.fail(f"lost the storage {masked} for {STORAGE_RETRY_S} s: {storage_cause(self.url or '', err)}")
             return False
         return True
+
+    def _left_in_space(self) -> list[dict]:
+        """The params of every design of the space no trial has finished (other than interrupted) or
+        is running; read past Optuna's cache (see ``_spec_done``)."""
+        if self._grid is None:
+            self._grid = self.space.grid()
+        storage = getattr(self.study._storage, "_backend", self.study._storage)
+        done = {t.user_attrs.get(record.SPEC_KEY)
+                for t in storage.get_all_trials(self.study._study_id, deepcopy=False)
+                if record.DUPLICATE_OF not in t.user_attrs and not t.user_attrs.get(record.INTERRUPTED)
+                and t.state != TrialState.WAITING}
+        return [spec.to_params() for spec in self._grid if spec.key() not in done]
 
     def live_trial_ids(self) -> list[int]:
         """Storage ids of the trials this driver runs (the heartbeat thread beats for them)."""
@@ -165,6 +183,8 @@ class StudySearcher(Searcher):
             return Searcher.FINISHED
         try:
             job = self._suggest(trial_id)
+            if isinstance(job, dict):
+                self.on_finish()  # the progress line counts the trial that starts now as running
         except STORAGE_ERRORS as err:  # None: Tune asks again in a moment
             return None if self.storage_failed(err) else Searcher.FINISHED
         self.storage_ok()
@@ -172,13 +192,24 @@ class StudySearcher(Searcher):
 
     def _suggest(self, trial_id: str):
         self._recover_others()
+        repeats = 0
         for _ in range(MAX_DUPLICATES_IN_A_ROW):
             running = len(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
             if finished_count(self.study) + running >= self.budget:
                 # wait for the running ones: one may still fail as interrupted and need a re-run
                 return Searcher.FINISHED if running == 0 else None
+            if repeats >= REPEATS_BEFORE_LOOKING and not self.pending:
+                left = self._left_in_space()
+                if not left:  # every design of the space is done or running: stop asking
+                    if running == 0:
+                        self.exhausted = len(self._grid or ())
+                        return Searcher.FINISHED
+                    return None
+                self.pending.append(random.Random(f"{self.config.sampler.seed}:{len(left)}").choice(left))
             from_queue = bool(self.pending)
             if self.walks_grid and not from_queue:
+                if running == 0 and not self._left_in_space():
+                    self.exhausted = len(self._grid or ())
                 return Searcher.FINISHED
             if from_queue:
                 self.study.enqueue_trial(self.pending.popleft())
@@ -198,6 +229,7 @@ class StudySearcher(Searcher):
             if earlier is not None:  # the sampler repeated a finished or running spec: skip it
                 trial.set_user_attr(record.DUPLICATE_OF, earlier)
                 self._tell(trial, state=TrialState.PRUNED)
+                repeats += 1
                 continue
             trial.set_user_attr(record.SEEDS, self.seeds)
             trial.set_user_attr(record.VERSIONS, self.versions)

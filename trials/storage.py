@@ -18,11 +18,13 @@ Every failure here is a ``StudyError`` (a ``FusionscopeError``) naming the maske
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import unquote
 
 import optuna
 import sqlalchemy
@@ -42,8 +44,23 @@ class StudyError(FusionscopeError, RuntimeError):
     config; the message names the masked URL.  (``trials.study`` re-exports it.)"""
 
 
+#: query parameters that carry a credential (libpq's ``password``/``sslpassword``, MySQL's
+#: ``passwd``, tokens and keys of other dialects): masked like the password of the user info
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|auth|key|credential", re.IGNORECASE)
+
+
+def _mask_query(query: str) -> str:
+    parts = []
+    for pair in query.split("&"):
+        name, eq, _value = pair.partition("=")
+        parts.append(f"{name}=***" if eq and _SECRET_PARAM.search(unquote(name)) else pair)
+    return "&".join(parts)
+
+
 def mask_url(url: str) -> str:
-    """The storage URL with its password replaced by ``***``, safe to print or write.
+    """The storage URL with every credential replaced by ``***``, safe to print or write: the
+    password of the user info, and a password (or token, key) given as a query parameter
+    (``postgresql+psycopg2://user@host/db?password=...``, which libpq and SQLAlchemy accept).
 
     Done on the text rather than through SQLAlchemy's parser, because a password with an
     unescaped ``@`` (``u:p@ss@host``) parses as password ``p`` at host ``ss@host``: the user
@@ -52,13 +69,15 @@ def mask_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
+    rest, qmark, query = rest.partition("?")
+    tail = f"?{_mask_query(query)}" if qmark else ""
     at = rest.rfind("@")
     if at < 0:
-        return url
+        return f"{scheme}://{rest}{tail}"
     user, colon, _password = rest[:at].partition(":")
     if not colon:
-        return url
-    return f"{scheme}://{user}:***@{rest[at + 1:]}"
+        return f"{scheme}://{rest}{tail}"
+    return f"{scheme}://{user}:***@{rest[at + 1:]}{tail}"
 
 
 def _first_line(err: BaseException) -> str:
@@ -71,6 +90,7 @@ def _sqlite_path(url: str) -> Path | None:
     (or for a password with an unescaped ``@``, which every parser would split wrongly and
     a driver would then print the rest of as a host name)."""
     _scheme, _sep, rest = url.partition("://")
+    rest = rest.partition("?")[0]
     if rest[:rest.rfind("@")].count("@"):
         raise StudyError(f"{mask_url(url)}: the password holds an '@'; write it as %40 in the URL")
     try:

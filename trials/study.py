@@ -46,6 +46,8 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
 #: study must agree on all of them.  The budget's size, sampler, resources and storage may differ.
 MEANING_SECTIONS = ("space", "data", "training")
 MEANING_KEYS = ("objectives", "budget.epochs")
+#: keys of those sections that say how a trial runs or what is kept, not what its numbers mean
+HOW_NOT_WHAT = frozenset({"training.save_weights", "training.replicates_mode"})
 #: how long a driver waits for the study attrs of a study another driver has just created
 ATTRS_WAIT_S = 10.0
 
@@ -64,7 +66,7 @@ def trial_meaning(config_dict: dict[str, Any]) -> dict[str, Any]:
     plain = json.loads(json.dumps(config_dict, default=str))  # as the storage holds it: lists, not tuples
     flat: dict[str, Any] = {}
     for section in MEANING_SECTIONS:
-        flat.update(_flat(plain.get(section), section))
+        flat.update((k, v) for k, v in _flat(plain.get(section), section).items() if k not in HOW_NOT_WHAT)
     for key in MEANING_KEYS:
         head, _, tail = key.partition(".")
         flat[key] = (plain.get(head) or {}).get(tail) if tail else plain.get(head)

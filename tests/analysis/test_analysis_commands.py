@@ -94,3 +94,35 @@ def test_png_export_without_a_browser_says_why(search_study, tmp_path, monkeypat
     assert run("report", "--storage", search_study.storage, "--study", search_study.name, "-o", str(report), "--png") == 1
     assert (report / "report.md").exists() and (report / "report.html").exists()
     assert not (report / "pareto.png").exists() and "![pareto]" not in (report / "report.md").read_text()
+
+
+@pytest.mark.parametrize("kind", ["all failed or pruned", "empty", "plain optuna, one objective"])
+def test_a_report_of_a_study_without_complete_trials_says_what_failed(tmp_path, capsys, kind):
+    """Issue #20 item 11: it used to end in ``ValueError: zero-size array`` from the effects fit."""
+    import json
+
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from trials import record
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    fusion = CategoricalDistribution(["none", "lc"])
+    study = optuna.create_study(study_name="s", storage=url,
+                                directions=["maximize"] if kind.startswith("plain") else ["maximize", "minimize"])
+    if not kind.startswith("plain"):
+        study.set_user_attr(record.STUDY_OBJECTIVES, ["accuracy", "macs"])
+    if kind != "empty":
+        study.add_trial(create_trial(state=TrialState.FAIL, params={"fusion": "lc"}, distributions={"fusion": fusion},
+                                     user_attrs={record.ERROR: "CandidateError: loss is nan", record.MACS: 1000}))
+        study.add_trial(create_trial(state=TrialState.PRUNED, params={"fusion": "none"},
+                                     distributions={"fusion": fusion},
+                                     user_attrs={record.INFEASIBLE: "macs 2000 > max_macs 1000", record.MACS: 2000}))
+    out = tmp_path / "report"
+    assert run("report", "--storage", url, "--study", "s", "-o", str(out)) == 0, capsys.readouterr().err
+    text = (out / "report.md").read_text()
+    assert "No Pareto front: no complete trial" in text or kind.startswith("plain")
+    if kind != "empty":
+        assert "CandidateError: loss is nan" in text
+    assert json.loads((out / "report.json").read_text())

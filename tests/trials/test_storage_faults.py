@@ -362,3 +362,105 @@ def test_a_spec_two_drivers_sample_at_once_is_trained_by_the_lower_trial_only(tm
         "driver B was handed the spec driver A is training"
     trial_1 = optuna.load_study(study_name="tiny", storage=url).get_trials()[1]
     assert trial_1.state == TrialState.PRUNED and trial_1.user_attrs[record.DUPLICATE_OF] == 0
+
+
+# --- 7: a password given as a query parameter -----------------------------------------------------
+PG_URL = os.environ.get("FUSIONSCOPE_TEST_POSTGRES_URL")
+
+
+@pytest.mark.parametrize("url, masked", [
+    ("postgresql+psycopg2://user@host/db?password=s3cret&sslmode=require",
+     "postgresql+psycopg2://user@host/db?password=***&sslmode=require"),
+    ("postgresql://u@h/db?sslmode=require&sslpassword=k3y", "postgresql://u@h/db?sslmode=require&sslpassword=***"),
+    ("mysql+pymysql://root@10.0.0.5/optuna?passwd=hunter2&charset=utf8mb4",
+     "mysql+pymysql://root@10.0.0.5/optuna?passwd=***&charset=utf8mb4"),
+    ("postgresql://u:pw@h/db?password=again", "postgresql://u:***@h/db?password=***"),
+])
+def test_mask_url_masks_credentials_in_the_query(url: str, masked: str) -> None:
+    from trials.storage import mask_url
+
+    assert mask_url(url) == masked
+
+
+@pytest.mark.skipif(not PG_URL, reason="FUSIONSCOPE_TEST_POSTGRES_URL is not set (source .ci/postgres.sh)")
+def test_a_query_password_is_in_no_printed_line_and_no_report_file(tmp_path, capsys) -> None:
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    from tests.analysis.analysis_studies import fill_search, make_study
+
+    base = make_url(PG_URL)
+    password = base.password
+    url = f"{base.drivername}://{base.username}@{base.host}:{base.port}/{base.database}?password={password}"
+    name = f"qpw-{uuid.uuid4().hex[:10]}"
+    study = make_study(url, name, ["accuracy", "macs"])
+    fill_search(study)
+    try:
+        out = tmp_path / "report"
+        assert main(["report", "--storage", url, "--study", name, "-o", str(out)]) == 0
+        printed = capsys.readouterr()
+        leaked = password in printed.out + printed.err
+        assert not leaked, "report printed the password"
+        written = sorted(p.name for p in out.iterdir() if password.encode() in p.read_bytes())
+        assert written == [], f"the password is in {written}"
+        assert "password=***" in (out / "report.md").read_text()
+        # error lines: a missing study, and the dashboard on a database that does not exist
+        assert main(["report", "--storage", url, "--study", "no-such-study", "-o", str(tmp_path / "r2")]) == 2
+        assert main(["dashboard", "--storage", url.replace(f"/{base.database}?", "/no_such_db?"), "--port", "1"]) == 2
+        printed = capsys.readouterr()
+        leaked = password in printed.out + printed.err
+        assert not leaked, "an error line printed the password"
+        assert printed.err.count("error: ") == 2
+    finally:
+        optuna.delete_study(study_name=name, storage=url)
+
+
+# --- 12: resources the cluster cannot place ------------------------------------------------------
+@pytest.mark.slow
+def test_cpus_per_trial_beyond_the_cluster_is_refused_naming_what_it_has(tmp_path) -> None:
+    """It used to hang with one trial RUNNING and nothing printed."""
+    path, url = tiny(tmp_path, resources={"cpus_per_trial": 1000000, "concurrent": 1})
+    proc = start_search(path, tmp_path)
+    code, out, err = finish(proc, timeout=180)
+    assert code == 2, err[-3000:]
+    assert f"resources.cpus_per_trial=1e+06: the largest node of the Ray cluster has {os.cpu_count()} CPUs" in err, err
+    own_lines_only(err)
+    assert [t for t in trial_states(url, "tiny") if t == "RUNNING"] == []
+
+
+# --- 15: a budget larger than the space -------------------------------------------------------------
+@pytest.mark.slow
+def test_a_budget_larger_than_the_space_says_the_space_was_exhausted_and_stops_asking(tmp_path) -> None:
+    space = {**TINY["space"], "fusion": ["none", "sum"]}
+    size = len(config_mod.from_dict({**TINY, "space": space}).search_space().grid())
+    path, url = tiny(tmp_path, space=space, budget={"trials": 40, "epochs": 1})
+    proc = start_search(path, tmp_path)
+    code, out, err = finish(proc, timeout=600)
+    assert code == 0, err[-3000:]
+    assert f"the space holds {size} designs and every one has been tried" in out, out
+    trials = optuna.load_study(study_name="tiny", storage=url).get_trials()
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len({t.user_attrs[record.SPEC_KEY] for t in complete}) == len(complete) == size
+    repeats = [t for t in trials if record.DUPLICATE_OF in t.user_attrs]
+    assert len(repeats) <= 4 * size, f"{len(repeats)} repeated proposals recorded for a {size}-design space"
+
+
+# --- 16: the progress line's running count ------------------------------------------------------------
+def test_the_progress_line_counts_a_trial_as_running_as_soon_as_it_starts(tmp_path) -> None:
+    from trials.progress import SearchProgress
+    from trials.searcher import StudySearcher
+
+    path, url = tiny(tmp_path)
+    config = config_mod.load(path)
+    study = open_study(config, url)
+    bar = SearchProgress(study, config.budget.trials, enabled=True)
+    job = {"training": {}, "epochs": 1, "cpus_per_trial": 1, "gpus_per_trial": 0, "latency_batch": 1,
+           "weights_dir": None}
+    searcher = StudySearcher(study, config, config.search_space(), [], (10, 1, 28), job, {}, bar.update,
+                             storage_url=url)
+    for n in (1, 2):
+        assert isinstance(searcher.suggest(f"t{n}"), dict)
+        running = sum(t.state == TrialState.RUNNING for t in study.get_trials())
+        assert running == n and f"running={n}" in bar.bar.postfix, bar.bar.postfix
+    bar.bar.close()
