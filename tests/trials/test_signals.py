@@ -48,6 +48,7 @@ def test_signal_stops_marks_and_resumes(tiny_config, tmp_path, sig, code):
     tree = {c.pid for c in psutil.Process(proc.pid).children(recursive=True)}
     assert tree, "Ray did not start"
     running = [t for t in _trials(url, study) if t.state == TrialState.RUNNING]
+    assert running, "no trial was training when the signal was sent: the test would prove nothing"
     start = time.time()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
@@ -65,6 +66,7 @@ def test_signal_stops_marks_and_resumes(tiny_config, tmp_path, sig, code):
     final = _trials(url, study)
     assert not [t for t in final if t.state == TrialState.RUNNING]
     assert sum(t.state == TrialState.COMPLETE for t in final) == 4
-    for t in running:
-        if record.SPEC_KEY in t.user_attrs:
-            assert any(c.state == TrialState.COMPLETE and c.params == t.params for c in final)
+    interrupted = [t for t in running if record.SPEC_KEY in t.user_attrs]
+    assert interrupted, "no interrupted trial had a spec: nothing to check was re-run"
+    for t in interrupted:
+        assert any(c.state == TrialState.COMPLETE and c.params == t.params for c in final)
