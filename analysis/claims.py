@@ -27,10 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from analysis.effects import level_key
-from analysis.hcnn import combination_gains
-from analysis.load import StudyNotFoundError, open_study, trial_rows
-from analysis.settled import study_effects
 from trials import record
 
 #: Equivalence margin (accuracy points) for "as accurate" and "keeps accuracy" claims.
@@ -113,6 +109,12 @@ def _judged(claim: Claim, name: str, estimate: float, low: float, high: float, b
 
 def claim_results(storage: str, claims: Sequence[Claim] = CLAIMS) -> tuple[ClaimResult, ...]:
     """Each claim judged on its preset's study in ``storage`` (read-only)."""
+    # imported here: ``register`` below builds the CLI's parser, which must stay free of statsmodels
+    from analysis.effects import level_key
+    from analysis.hcnn import combination_gains
+    from analysis.load import StudyNotFoundError, open_study, trial_rows
+    from analysis.settled import study_effects
+
     cache: dict[str, Any] = {}
     out = []
     for claim in claims:
