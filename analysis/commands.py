@@ -62,7 +62,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     from analysis.load import open_study
     from analysis.pareto import pareto_figure, pareto_info
     from analysis.png import write_pngs
-    from trials.storage import reading
+    from trials.record.storage import reading
 
     output = Path(args.output)
     _refuse_existing_file(output)
@@ -91,7 +91,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write report.md, report.html, report.json and pareto.html (and optionally PNGs) for one study."""
     from analysis.load import open_study
     from analysis.report import write_report
-    from trials.storage import reading
+    from trials.record.storage import reading
 
     output = Path(args.output)
     _refuse_existing_file(output)
@@ -108,7 +108,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Write compare.html and compare.md: two or more studies on one reference point."""
     from analysis.compare import write_comparison
     from analysis.load import open_study
-    from trials.storage import reading
+    from trials.record.storage import reading
 
     output = Path(args.output)
     _refuse_existing_file(output)

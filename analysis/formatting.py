@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from trials.objectives import MAC_CONVENTION, OBJECTIVES
+from trials.record.objectives import MAC_CONVENTION, OBJECTIVES
 
 #: The FLOP convention, stated wherever costs are shown (the one definition, search_space/convention.py).
 MACS_CONVENTION = MAC_CONVENTION

@@ -1,7 +1,7 @@
 """HCNN's question (Table 2): does combining two nets beat the better of them?
 
 Every HCNN trial records its bases' own validation accuracies, trained alone with the same
-seeds (``trials.train``), so the gain is paired within a replicate.  The better base is the one
+seeds (``trials.training.train``), so the gain is paired within a replicate.  The better base is the one
 with the higher **mean** over the seeds (one choice per trial), and
 gain_r = accuracy of the combination − accuracy of that base, in points, with a t-interval over
 the replicates (seeds of one design, the only replicates there are).

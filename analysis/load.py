@@ -18,8 +18,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search_space.errors import FusionscopeError
 from trials import record
-from trials.objectives import OBJECTIVES
-from trials.storage import mask_url, open_storage_readonly, reading
+from trials.record.objectives import OBJECTIVES
+from trials.record.storage import mask_url, open_storage_readonly, reading
 
 
 class StudyNotFoundError(FusionscopeError, LookupError):
@@ -29,7 +29,7 @@ class StudyNotFoundError(FusionscopeError, LookupError):
 def open_study(storage: str, study_name: str) -> optuna.Study:
     """Load a study read-only, or raise ``StudyNotFoundError`` naming it and the studies that exist.
 
-    The storage is opened with ``trials.storage.open_storage_readonly``: a missing SQLite file,
+    The storage is opened with ``trials.record.storage.open_storage_readonly``: a missing SQLite file,
     or one that is not an Optuna storage, is refused (``StudyError``) and never created or
     changed; ``mask_url`` is re-exported here for the analysis code that names storages.
     """

@@ -23,8 +23,8 @@ from search_space.errors import FusionscopeError
 from analysis.formatting import format_objective, format_spec, objective_label
 from analysis.load import Objective, TrialRow, study_objectives, trial_rows
 from trials import record
-from trials.moasha import nondominated_fronts
-from trials.objectives import BY_LIMIT, OBJECTIVES
+from trials.running.moasha import nondominated_fronts
+from trials.record.objectives import BY_LIMIT, OBJECTIVES
 
 #: Preferred x axis for a default 2-D view: MACs (the papers' cost axis), then the other minimised
 #: objectives in the objective table's order.
@@ -73,7 +73,7 @@ class ParetoInfo:
 
 def non_dominated(losses: np.ndarray) -> np.ndarray:
     """Mask of rows no other row dominates (all ≤ and one <); every column is minimized.  The one
-    dominance rule is ``trials.moasha``'s non-dominated sorting (MOASHA promotes by it)."""
+    dominance rule is ``trials.running.moasha``'s non-dominated sorting (MOASHA promotes by it)."""
     losses = np.asarray(losses, dtype=float).reshape(len(losses), -1)
     mask = np.zeros(len(losses), dtype=bool)
     if len(losses):

@@ -1,7 +1,7 @@
 """Shared helpers of the benchmark scripts: machine facts, versions, a bare training loop,
 load sampling, and the results file.
 
-Nothing here imports the project's trainer (``trials.train``): the bare loop below is the
+Nothing here imports the project's trainer (``trials.training.train``): the bare loop below is the
 reference the project's loop is measured against, so it is written independently.  It
 uses the project's *model* (``search_space.build.build_model``) and *data tensors*
 (``trials.data.load_data``) so that only the loop differs.
@@ -256,7 +256,7 @@ def restart_ray() -> float:
     """Shut Ray down if it runs and start it as ``run_search`` does; seconds ``ray.init`` took."""
     import ray
 
-    from trials.search import start_ray
+    from trials.running.search import start_ray
 
     if ray.is_initialized():
         ray.shutdown()

@@ -3,7 +3,7 @@
 The table is trained once and then read by the early-stopping simulator
 (``benchmarks/early_stopping.py``), the ablation-statistics tests and the sampler benchmark, so a
 search strategy can be replayed hundreds of times without training again.  Each spec is trained
-with the project's own loop (``trials.train.train_spec``), one seed at a time so every seed keeps
+with the project's own loop (``trials.training.train.train_spec``), one seed at a time so every seed keeps
 its own curve; two worker processes with one thread each (two 1-thread trials beat one 2-thread
 trial on this CPU, see DESIGN.md).  The file is rewritten after every finished spec and a rerun
 skips the specs already in it, so an interrupted run resumes where it stopped.
@@ -54,7 +54,7 @@ def _train_one(job: tuple[str, int, dict, dict]) -> dict[str, Any]:
     from search_space.spec import ArchSpec
     from trials.config import TrainingConfig
     from trials.data import DataConfig, load_data
-    from trials.train import train_spec
+    from trials.training.train import train_spec
 
     spec_json, epochs, data_cfg, training = job
     spec = ArchSpec.from_json(spec_json)
@@ -104,7 +104,7 @@ def _write(setting: dict, rows: dict, started: str) -> None:
     order = sorted(rows.values(), key=lambda r: r["key"])
     payload = {"_started": started, "setting": setting,
                "note": ("per-epoch validation accuracy of each seed (curves[seed][epoch-1]); params/MACs from "
-                        "search_space.spec_cost at 1x28x28; trained with trials.train.train_spec, 1 thread per "
+                        "search_space.spec_cost at 1x28x28; trained with trials.training.train.train_spec, 1 thread per "
                         f"process, {os.cpu_count()} shared cores"),
                "rows": order}
     _common.write_results("curve_table", payload)

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _common as C  # noqa: E402
 
-from trials.moasha import CONTINUE, MOASHARungs, nondominated_fronts  # noqa: E402
+from trials.running.moasha import CONTINUE, MOASHARungs, nondominated_fronts  # noqa: E402
 
 MAX_T, GRACE, RF = 8, 1, 3
 METHODS = ("none", "asha", "moasha")

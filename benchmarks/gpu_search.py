@@ -15,7 +15,7 @@ until the last), so a run cut short keeps what it measured.  The issue's numberi
    in one slot (one reused actor); for the second and later trials, first epoch / median of the
    later epochs (bar: <= 1.1).
 2. ``replicates`` (first: it needs no Ray): R = 1, 2, 4, 8 replicates of one spec together
-   (``trials.replicates``) and one after another (``trials.train``), widths 32 and 64, batch 128
+   (``trials.training.replicates``) and one after another (``trials.training.train``), widths 32 and 64, batch 128
    and 512; wall and images/s of the last epoch (the first carries cuDNN autotuning);
    ``r4_together_over_one`` = R = 4 together / one replicate alone (bar: <= 1.5 where launch-bound,
    width 32; the headline is width 32, batch 128).
@@ -93,7 +93,7 @@ def device() -> str:
 # --- part 1: the 32-trial search, training share --------------------------------------------
 def _search(args, name: str, space: dict, trials: int, epochs: int, batch: int, dcfg: dict,
             resources: dict | str, work: Path, sampler: str = "grid") -> dict:
-    from trials import search as S
+    from trials.running import search as S
 
     S._quiet(False, local=True)  # Ray's env settings as run_search makes them, before Ray starts here
     import optuna
@@ -101,7 +101,7 @@ def _search(args, name: str, space: dict, trials: int, epochs: int, batch: int, 
 
     from trials import record
     from trials.config import from_dict
-    from trials.search import run_search, start_ray
+    from trials.running.search import run_search, start_ray
 
     storage = f"sqlite:///{work}/{name}.db"
     config = from_dict({"study": name, "storage": storage, "data": dcfg, "space": space,
@@ -208,8 +208,8 @@ def part_replicates(args, work: Path, deadline: float) -> dict:
     from search_space.spec import ArchSpec
     from trials.config import TrainingConfig
     from trials.data import DataConfig, load_data
-    from trials.replicates import train_together
-    from trials.train import train_spec
+    from trials.training.replicates import train_together
+    from trials.training.train import train_spec
 
     s = sizes(args.smoke)
     dev = device()
@@ -368,7 +368,7 @@ def summary_of(parts: dict) -> dict:
 
 def packing_of(reps: dict, share: dict) -> dict:
     """What ``resources: auto`` and ``replicates_mode: auto`` should read, from this run: the tables
-    ``trials.replicates.CUDA_TOGETHER_FASTER`` ((width, batch) -> R = 4 together faster than
+    ``trials.training.replicates.CUDA_TOGETHER_FASTER`` ((width, batch) -> R = 4 together faster than
     sequential) and ``trials.config.AUTO_TRIALS_PER_GPU`` (the fewest trials per GPU within 5 % of
     the best aggregate images/s, at batch 512)."""
     together = {f"({r['width']}, {r['batch']})": r["together_over_sequential"] < 1.0

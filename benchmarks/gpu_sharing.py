@@ -119,7 +119,7 @@ def run_explorer(n: int, width: int, batch: int, epochs: int, data_cfg: dict, cp
 
     from trials import record
     from trials.config import from_dict
-    from trials.search import run_search
+    from trials.running.search import run_search
 
     name = f"gpu_share_w{width}_b{batch}_n{n}"
     config = from_dict({"study": name, "storage": storage, "data": data_cfg, "space": space(n, width),

@@ -24,7 +24,7 @@ from analysis.load import study_objectives, trial_rows  # noqa: E402
 from analysis.hypervolume import data_reference_point  # noqa: E402
 from trials import record  # noqa: E402
 from trials.config import from_dict  # noqa: E402
-from trials.search import run_search  # noqa: E402
+from trials.running.search import run_search  # noqa: E402
 
 
 def config(name: str, storage: str, args: argparse.Namespace, early: str) -> dict:

@@ -1,6 +1,6 @@
 """Issue item 1: framework overhead of one search trial (Ray Tune + Optuna) against a bare loop.
 
-(a) ``trials.search.run_search`` with a space fixed to one spec, ``budget.trials = 1``,
+(a) ``trials.running.search.run_search`` with a space fixed to one spec, ``budget.trials = 1``,
     1 CPU per trial, 1 concurrent trial;
 (b) ``_common.bare_train``: its own loop (SGD, same lr/momentum/nesterov/weight decay,
     cosine decay, batch size, seed, channels_last, 1 thread, validation after every
@@ -11,7 +11,7 @@ differ.  Repeats are interleaved (framework, bare, framework, bare, ...) so a ch
 the machine's other load hits both sides alike.  For each framework repeat Ray is shut
 down and started again, ``ray.init`` is timed on its own, and two one-trial searches run:
 - "after ray.init": ``run_search`` at once, while Ray's prestarted workers still import
-  torch (``trials.search.WORKER_PRELOAD``); with ``ray.init`` added this is "cold", what
+  torch (``trials.running.search.WORKER_PRELOAD``); with ``ray.init`` added this is "cold", what
   ``fusionscope search`` from a shell pays;
 - "Ray running": ``run_search`` again from the same process once the machine has settled
   (``settle_s``, recorded), as a notebook or script calling ``run_search`` again does.
@@ -73,7 +73,7 @@ def main() -> None:
     from search_space.spec import ArchSpec
     from trials.config import from_dict
     from trials.data import DataConfig, load_data
-    from trials.search import run_search
+    from trials.running.search import run_search
 
     torch.set_num_threads(1)  # the trial runs with cpus_per_trial = 1, so the bare loop does too
     data_cfg = dict(dataset="fashion-mnist", subset=subset, val_fraction=0.2, seed=0)

@@ -4,7 +4,7 @@ The presets' default budget must be one at which the reference design's validati
 stopped rising on the default data (issue #11: at 2 epochs LC fusion looked 11.5 points worse than
 the plain CNN and was level by epoch 8).  This trains the ``cfn-fusion`` reference design (plain
 backbone, width 16, fusion none) and, for contrast, its LC-fusion level, at the preset's data
-settings with the project's own loop (``trials.train.train_spec``), 2 seeds, and records each seed's
+settings with the project's own loop (``trials.training.train.train_spec``), 2 seeds, and records each seed's
 validation accuracy after every epoch in ``benchmarks/results/preset_budget.json``.
 
 The cosine schedule spans the whole run, so epoch e of a 12-epoch run is not the end of an e-epoch
@@ -29,8 +29,8 @@ from benchmarks._common import RESULTS, command, git_state, loadavg, machine, ve
 from trials.config import TrainingConfig  # noqa: E402
 from trials.config import from_dict as config_from_dict  # noqa: E402
 from trials.data import DataConfig, load_data  # noqa: E402
-from trials.presets import PRESETS, preset_config  # noqa: E402
-from trials.train import train_spec  # noqa: E402
+from trials.config.presets import PRESETS, preset_config  # noqa: E402
+from trials.training.train import train_spec  # noqa: E402
 
 PLATEAU_GAIN = 0.01  # "stopped rising": the mean curve gains < 1 point over the following epochs
 

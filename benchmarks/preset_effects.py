@@ -1,6 +1,6 @@
 """A real ``cfn-fusion`` preset run at the default budget, recorded with per-seed learning curves.
 
-Trains every spec of the preset's grid with the project's loop (``trials.train.train_spec``), one
+Trains every spec of the preset's grid with the project's loop (``trials.training.train.train_spec``), one
 seed at a time so each seed's validation accuracy after every epoch is kept, and records the
 trials in an Optuna study shaped as the search records them (params = the flattened spec, user
 attrs from ``trials.record``, including ``val_accuracy_by_replicate``).  ``fusionscope report``
@@ -29,8 +29,8 @@ from trials import record  # noqa: E402
 from trials.config import TrainingConfig  # noqa: E402
 from trials.config import from_dict as config_from_dict  # noqa: E402
 from trials.data import DataConfig, load_data  # noqa: E402
-from trials.presets import preset_config  # noqa: E402
-from trials.train import train_spec  # noqa: E402
+from trials.config.presets import preset_config  # noqa: E402
+from trials.training.train import train_spec  # noqa: E402
 
 
 def main() -> None:

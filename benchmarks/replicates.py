@@ -1,12 +1,12 @@
-"""Issue #13 item 3: R seed replicates trained together (``trials.replicates.train_together``)
-against the same R trained one after another (``trials.train.train_spec``, ``replicates: R``).
+"""Issue #13 item 3: R seed replicates trained together (``trials.training.replicates.train_together``)
+against the same R trained one after another (``trials.training.train.train_spec``, ``replicates: R``).
 
 CPU (default): R = 4, widths 8 and 16 (the quickstart's) and 32, 1 and 2 threads, a CFN-style
 fusion net (plain backbone, LC fusion of two side branches, EFLP) on 28x28x1 Fashion-MNIST, batch
 64, one epoch of 512 training images per measurement after a one-epoch warm-up; one run each
 (the issue asks for one run), with the machine's load sampled beside each figure.  Reported: the
 training seconds (``train_time_s``, validation excluded) of each mode and their ratio
-together/sequential (< 1: together is faster).  ``choose_mode`` in ``trials/replicates.py`` reads
+together/sequential (< 1: together is faster).  ``choose_mode`` in ``trials/training/replicates.py`` reads
 its CPU rule from this file's results.
 
 CUDA (``--device cuda``, written to ``results/replicates_cuda.json``): batch 128 and 512, widths
@@ -30,8 +30,8 @@ import torch  # noqa: E402
 from search_space.spec import ArchSpec  # noqa: E402
 from trials.config import TrainingConfig  # noqa: E402
 from trials.data import DataConfig, load_data  # noqa: E402
-from trials.replicates import train_together  # noqa: E402
-from trials.train import train_spec  # noqa: E402
+from trials.training.replicates import train_together  # noqa: E402
+from trials.training.train import train_spec  # noqa: E402
 
 
 def spec(width: int) -> ArchSpec:

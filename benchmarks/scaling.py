@@ -39,7 +39,7 @@ def trials_per_hour(quick: bool) -> dict:
     import ray
 
     from trials.config import from_dict
-    from trials.search import run_search
+    from trials.running.search import run_search
 
     data_cfg = dict(dataset="fashion-mnist", subset=2000 if quick else 8000, val_fraction=0.2, seed=0)
     work = Path(tempfile.mkdtemp(prefix="fusionscope-bench-scaling-"))
@@ -91,7 +91,7 @@ def size_and_width(quick: bool) -> dict:
     from search_space.spec import ArchSpec
     from trials.config import TrainingConfig
     from trials.data import DataConfig, load_data
-    from trials.train import train_spec
+    from trials.training.train import train_spec
 
     torch.set_num_threads(1)
     subsets, widths, repeats = ((500, 1000), (8, 16), 1) if quick else ((1000, 2000, 4000), (8, 16, 32), 2)

@@ -8,9 +8,9 @@ Fashion-MNIST subset (2000 train, 500 validation images, batch 32, SGD lr 0.1 co
 stored in ``benchmarks/results/grid_table.json``.
 
 Phase 2: searches are simulated on the table.  A sampler built by the project's
-``trials.study.make_sampler`` proposes through Optuna ask/tell with the project's
+``trials.running.study.make_sampler`` proposes through Optuna ask/tell with the project's
 ``SearchSpace.sample`` (define-by-run); "training" is a table lookup.  As in
-``trials.searcher``: a proposal that repeats an already evaluated spec is told PRUNED and
+``trials.running.searcher``: a proposal that repeats an already evaluated spec is told PRUNED and
 does not count towards the budget, and 200 duplicates in a row end the search.  Samplers:
 tpe (the project's default: multivariate, group), nsga2 (the project's default population,
 budget // 16 within [4, 50]: 8 at the default budget) and nsga2 with populations 4, 16
@@ -47,9 +47,9 @@ from search_space.space import SearchSpace  # noqa: E402
 from search_space.spec import SpecError  # noqa: E402
 from trials.config import from_dict  # noqa: E402
 from trials.data import DataConfig, load_data  # noqa: E402
-from trials.searcher import MAX_DUPLICATES_IN_A_ROW  # noqa: E402
-from trials.study import make_sampler  # noqa: E402
-from trials.train import train_spec  # noqa: E402
+from trials.running.searcher import MAX_DUPLICATES_IN_A_ROW  # noqa: E402
+from trials.running.study import make_sampler  # noqa: E402
+from trials.training.train import train_spec  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -8,7 +8,7 @@ start:
 - ``parser``: ``build_parser`` (every package's commands);
 - ``config`` .. ``load_data`` .. ``open_study``: the driver's work before Ray;
 - ``import_ray_tune_worker`` (what ``run_search`` imports before Ray starts) and ``ray_init``
-  (``trials.search.start_ray``);
+  (``trials.running.search.start_ray``);
 - ``tuner_fit``: Tune from ``Tuner.fit`` to its return, split at the trial's Optuna ask
   (``datetime_start``), the first epoch's start (``train_timeline``: the actor's placement,
   the worker's data fetch, latency probe and model build lie between), the last epoch's end and
@@ -42,7 +42,7 @@ import fusionscope.cli as cli
 mark("cli_imported")
 parser = cli.build_parser()
 mark("parser_built")
-import trials.search as S
+import trials.running.search as S
 import trials.config as TC
 for mod, name in ((TC, "load"), (S, "load_data"), (S, "open_study"), (S, "start_ray")):
     def wrap(fn, name=name):

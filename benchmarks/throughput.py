@@ -1,4 +1,4 @@
-"""Issue item 2: training throughput of the project's loop (``trials.train.train_spec``)
+"""Issue item 2: training throughput of the project's loop (``trials.training.train.train_spec``)
 against a bare PyTorch loop (``_common.bare_train``), same model and batch.
 
 CPU: 1 and 2 threads (``torch.set_num_threads``), a width-32 CFN-style fusion net on
@@ -43,7 +43,7 @@ from search_space.cost import spec_cost  # noqa: E402
 from search_space.spec import ArchSpec  # noqa: E402
 from trials.config import TrainingConfig  # noqa: E402
 from trials.data import DataConfig, TensorData, load_data  # noqa: E402
-from trials.train import train_spec  # noqa: E402
+from trials.training.train import train_spec  # noqa: E402
 
 CPU_SPEC = dict(backbone="plain", width=32, depth=2, stages=3, fusion_site="gap", fusion="lc", strategy="eflp",
                 branches="1,2", side_channels=64, alpha=1, combination="single")

@@ -17,7 +17,7 @@ from search_space.errors import FusionscopeError
 
 def version() -> str:
     """The installed distribution's version, else the one pyproject.toml declares (source tree)."""
-    from trials.versions import fusionscope_version
+    from trials.record.versions import fusionscope_version
 
     return fusionscope_version()
 
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _disk_full(err: BaseException) -> bool:
     """ENOSPC from Python, or SQLite's own 'database or disk is full', anywhere in the exception
     chain (Optuna's StorageInternalError wraps SQLAlchemy's error, which wraps sqlite3's)."""
-    from trials.storage import disk_full
+    from trials.record.storage import disk_full
 
     return disk_full(err)
 

@@ -24,7 +24,7 @@ from search_space.spec import ArchSpec
 from tests.trials.conftest import tiny_yaml
 from trials import record
 from trials.config import ConfigError, from_dict, load
-from trials.storage import mask_url
+from trials.record.storage import mask_url
 
 STUDY = "keep"
 
@@ -393,7 +393,7 @@ def test_the_next_line_is_shell_quoted(capsys):
     import shlex
 
     from trials.commands import _print_summary
-    from trials.search import SearchSummary
+    from trials.running.search import SearchSummary
 
     _print_summary(SearchSummary("my study", "sqlite:///runs/my study.db", 1, 0, 0, 1))
     next_line = capsys.readouterr().out.splitlines()[-1]
@@ -503,7 +503,7 @@ def test_ctrl_c_in_the_first_seconds_of_a_real_search_is_one_line(tmp_path, dela
 
 def test_ablate_set_on_a_preset_made_of_several_grids(tmp_path):
     """``ablate --preset hcnn-combination --set width=8`` raised TypeError (its space is a list of grids)."""
-    from trials.presets import apply_overrides, preset_config
+    from trials.config.presets import apply_overrides, preset_config
 
     raw = preset_config("hcnn-combination", 1, 1, 600)
     out = apply_overrides(raw, ["width=8"])

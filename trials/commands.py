@@ -62,7 +62,7 @@ def refuse_existing_outputs(folder: Path, names: tuple[str, ...], option: str = 
                                "(nothing was overwritten)")
 
 
-#: what ``export`` writes into its folder (trials/export.py)
+#: what ``export`` writes into its folder (trials/training/export.py)
 EXPORT_FILES = ("spec.json", "weights.pt")
 
 
@@ -78,13 +78,13 @@ def _print_summary(summary: Any) -> None:
 
 
 def _run(config: Any, args: argparse.Namespace) -> int:
-    from trials.search import run_search
+    from trials.running.search import run_search
 
     if getattr(args, "report", None):
         refuse_existing_file(args.report, "--report")
         # checked before the search, not after hours of it: the writer names what it writes
         refuse_existing_outputs(Path(args.report), getattr(args.write_report, "outputs", ()), "--report")
-    from trials.search import SearchInterrupted
+    from trials.running.search import SearchInterrupted
 
     try:
         summary = run_search(config, storage_url=args.storage, address=args.address, progress=not args.no_progress,
@@ -116,7 +116,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     import optuna
 
     from trials import config as config_mod
-    from trials import storage as storage_mod
+    from trials.record import storage as storage_mod
 
     config = _override(config_mod.load(args.config), args)
     if args.resume:  # read-only look: a missing file or study is an error, nothing is created
@@ -131,7 +131,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     from trials import config as config_mod
-    from trials.presets import apply_overrides, preset_config
+    from trials.config.presets import apply_overrides, preset_config
 
     raw = apply_overrides(preset_config(args.preset, args.replicates, args.epochs, args.subset), args.set)
     config = _override(config_mod.from_dict(raw), args)
@@ -143,8 +143,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import optuna
 
-    from trials import storage as storage_mod
-    from trials.export import export_trial, pick_trial
+    from trials.record import storage as storage_mod
+    from trials.training.export import export_trial, pick_trial
 
     out = refuse_existing_file(args.output)
     refuse_existing_outputs(out, EXPORT_FILES)
@@ -180,7 +180,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             raise FusionscopeError(f"--port {args.port}: cannot listen on {args.host}:{args.port} "
                                    f"({err.strerror or err}); choose another port") from None
 
-    from trials import storage as storage_mod
+    from trials.record import storage as storage_mod
 
     storage, created = storage_mod.open_storage_to_serve(args.storage)
     print(f"optuna-dashboard for {storage_mod.mask_url(args.storage)} at http://{args.host}:{args.port}/ "
@@ -199,7 +199,7 @@ _STORAGE_HELP = ("SQLAlchemy URL of the Optuna storage, e.g. sqlite:///runs/sear
 
 def register(sub: argparse._SubParsersAction, write_report: ReportWriter) -> None:
     """Add search, ablate, export and dashboard; ``write_report`` serves ``--report DIR``."""
-    from trials.presets import DEFAULT_EPOCHS, DEFAULT_REPLICATES, DEFAULT_SUBSET, PRESETS
+    from trials.config.presets import DEFAULT_EPOCHS, DEFAULT_REPLICATES, DEFAULT_SUBSET, PRESETS
 
     def add_run_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--storage", help="SQLAlchemy URL of the Optuna storage (default: the config's, "
@@ -235,7 +235,7 @@ def register(sub: argparse._SubParsersAction, write_report: ReportWriter) -> Non
     p.set_defaults(func=cmd_ablate)
 
     p = sub.add_parser("export", help="write a trial's spec, weights and a loadable module",
-                       description="Load it back with trials.export.load_exported(DIR). Opens the storage read-only.")
+                       description="Load it back with trials.training.export.load_exported(DIR). Opens the storage read-only.")
     p.add_argument("--storage", required=True, help=_STORAGE_HELP)
     p.add_argument("--study", required=True, help="study name in that storage")
     which = p.add_mutually_exclusive_group(required=True)

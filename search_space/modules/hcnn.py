@@ -8,7 +8,7 @@ stem conv too); pooling is no layer.  k = 1 removes the classifier and concatena
 features; k = 2 also removes the trunk's top layer, and so on.  The removed layers are gone
 (replaced by identities), so they count neither as parameters nor as work.
 
-How the bases are trained (staged, §2.3) is the trainer's business (``trials.train``); the
+How the bases are trained (staged, §2.3) is the trainer's business (``trials.training.train``); the
 modules only say which parameters the final stage trains: with ``finetune`` False the bases
 are frozen (and their batch norm keeps its running statistics), as in the paper's standard
 setting; with True everything is fine-tuned (Table 4).

@@ -13,7 +13,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
 from trials import record
-from trials.objectives import directions as objective_directions
+from trials.record.objectives import directions as objective_directions
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -53,7 +53,7 @@ def test_studies_that_cannot_be_compared_say_why(two_studies):
 
 
 def test_cli_compare_writes_the_page_and_rejects_a_missing_study(two_studies, tmp_path):
-    run = [sys.executable, "-m", "trials.cli", "compare", "--storage", two_studies]
+    run = [sys.executable, "-m", "fusionscope", "compare", "--storage", two_studies]
     ok = subprocess.run([*run, "--study", "A", "--study", "B", "-o", str(tmp_path / "out")],
                         capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert ok.returncode == 0, ok.stderr

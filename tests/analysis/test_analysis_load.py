@@ -7,7 +7,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
-from trials.storage import StudyError
+from trials.record.storage import StudyError
 from analysis.load import StudyNotFoundError, mask_url, open_study, study_objectives, trial_rows
 
 

@@ -5,7 +5,7 @@ import pytest
 
 # Drivers beat heartbeats every second and a trial is stale 4 s after its driver stopped, so the
 # tests of dead and concurrent drivers take seconds (the defaults are 5 s and 30 s).  Set before
-# trials.study is imported, and inherited by every search a test starts.
+# trials.running.study is imported, and inherited by every search a test starts.
 os.environ.setdefault("FUSIONSCOPE_HEARTBEAT_S", "1")
 os.environ.setdefault("FUSIONSCOPE_GRACE_S", "4")
 

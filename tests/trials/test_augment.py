@@ -7,12 +7,12 @@ import dataclasses
 import pytest
 import torch
 
-import trials.train
+import trials.training.train
 from search_space.spec import ArchSpec
 from trials.config import ConfigError, TrainingConfig, from_dict
 from trials.data import CROP_PAD, DataConfig, augmenter, crop_flip, load_data
-from trials.replicates import train_together
-from trials.train import PARTNER_SEED_OFFSET, train_spec
+from trials.training.replicates import train_together
+from trials.training.train import PARTNER_SEED_OFFSET, train_spec
 
 NONE = ArchSpec(backbone="plain", width=8, depth=1, side_channels=16, fusion="none")
 LC = ArchSpec(backbone="plain", width=8, depth=1, side_channels=16, fusion="lc", branches="1,2")
@@ -26,7 +26,7 @@ def data():
 def _fed(spec: ArchSpec, data, cfg: TrainingConfig, monkeypatch) -> list[list[torch.Tensor]]:
     """The training batches each replicate's model was fed, captured by a forward pre-hook."""
     seen: dict[int, list[torch.Tensor]] = {}
-    build = trials.train.build_model
+    build = trials.training.train.build_model
 
     def recording(*args, **kwargs):
         model = build(*args, **kwargs)
@@ -35,7 +35,7 @@ def _fed(spec: ArchSpec, data, cfg: TrainingConfig, monkeypatch) -> list[list[to
         return model
 
     with monkeypatch.context() as m:
-        m.setattr(trials.train, "build_model", recording)
+        m.setattr(trials.training.train, "build_model", recording)
         train_spec(spec, data, cfg, 1)
     return [seen[i] for i in sorted(seen)]
 

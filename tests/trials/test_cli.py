@@ -7,9 +7,9 @@ import sys
 import optuna
 import pytest
 
-from trials.cli import build_parser, main
+from fusionscope.cli import build_parser, main
 
-FUSIONSCOPE = [sys.executable, "-m", "trials.cli"]
+FUSIONSCOPE = [sys.executable, "-m", "fusionscope"]
 
 
 def run(*args, cwd=None):
@@ -84,7 +84,7 @@ def test_export_best_trial_and_reject_bad_weights(recorded, tmp_path):
     tmp, path, url = recorded
     out = run("export", "--storage", url, "--study", "keep", "--best", "accuracy", "-o", str(tmp_path / "best"))
     assert out.returncode == 0, out.stderr
-    from trials.export import ExportError, load_exported
+    from trials.training.export import ExportError, load_exported
 
     model = load_exported(tmp_path / "best")
     import torch
@@ -120,8 +120,8 @@ def test_trials_never_imports_analysis_and_the_cli_sits_above_all():
     only the top-floor fusionscope.cli assembles all three packages' commands."""
     code = (
         "import json, sys, pkgutil, importlib, trials\n"
-        "for m in pkgutil.iter_modules(trials.__path__):\n"
-        "    if m.name != 'cli': importlib.import_module('trials.' + m.name)\n"
+        "for m in pkgutil.walk_packages(trials.__path__, 'trials.'):\n"
+        "    importlib.import_module(m.name)\n"
         "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in ('analysis', 'fusionscope'))))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

@@ -1,6 +1,6 @@
 """Reading a SQLite study while a search writes it: no "database is locked", for either side.
 
-trials.study opens SQLite in WAL mode with a busy timeout, so readers (a notebook with
+trials.running.study opens SQLite in WAL mode with a busy timeout, so readers (a notebook with
 ``optuna.load_study``, ``fusionscope report``, the dashboard) and the search's writers can
 work on the same file at once.  The reader here is deliberately plain: ``optuna.load_study``
 on the bare URL, with none of fusionscope's connection settings.
@@ -49,7 +49,7 @@ def study_created(db: Path, name: str) -> bool:
 
 def cli_command() -> list[str]:
     script = Path(sys.executable).with_name("fusionscope")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "trials.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "fusionscope"]
 
 
 def test_reading_a_study_while_the_search_writes_it(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from search_space.errors import FusionscopeError
-from trials.constraints import CONSTRAINTS_ATTR, LIMITS, VIOLATIONS_ATTR, Constraints, constraints_func, record
+from trials.config.constraints import CONSTRAINTS_ATTR, LIMITS, VIOLATIONS_ATTR, Constraints, constraints_func, record
 
 
 def test_violations_are_positive_over_the_limit_and_name_it():

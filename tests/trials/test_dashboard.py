@@ -29,8 +29,9 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 from sqlalchemy.engine import make_url
 
-from trials import cli, record
-from trials.study import make_storage, mask_url
+from fusionscope import cli
+from trials import record
+from trials.running.study import make_storage, mask_url
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
@@ -64,7 +65,7 @@ class Dashboard:
     def __init__(self, storage: str, cwd: Path) -> None:
         self.port = free_port()
         script = Path(sys.executable).with_name("fusionscope")
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "trials.cli"]
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "fusionscope"]
         self.log = cwd / f"dashboard-{self.port}.log"
         self._log = self.log.open("w")
         self.proc = subprocess.Popen([*command, "dashboard", "--storage", storage, "--port", str(self.port)],
@@ -166,7 +167,7 @@ def test_dashboard_serves_the_study_on_loopback_only(tmp_path: Path) -> None:
 def test_dashboard_start_line_masks_the_password(monkeypatch, capsys) -> None:
     """The line printed before serving names the storage with the password masked."""
     served = {}
-    monkeypatch.setattr("trials.storage.open_storage_to_serve", lambda url: (object(), False))
+    monkeypatch.setattr("trials.record.storage.open_storage_to_serve", lambda url: (object(), False))
     monkeypatch.setattr("optuna_dashboard.run_server",
                         lambda storage, host, port: served.update(storage=storage, host=host, port=port))
     url = "postgresql+psycopg2://fusionscope:s3cr%40t-pw@db.example:5432/fusionscope"

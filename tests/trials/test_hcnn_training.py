@@ -8,7 +8,7 @@ import torch
 from search_space.spec import ArchSpec
 from trials.config import TrainingConfig
 from trials.data import DataConfig, load_data
-from trials.train import PARTNER_SEED_OFFSET, train_spec
+from trials.training.train import PARTNER_SEED_OFFSET, train_spec
 
 BASE = dict(backbone="plain", width=8, depth=1, partner_backbone="resnet", partner_width=8,
             partner_depth=1)
@@ -67,7 +67,7 @@ def test_table2_preset_runs_end_to_end_and_reports_the_gain(tmp_path):
     import sys
 
     storage = f"sqlite:///{tmp_path / 'hcnn.db'}"
-    run = subprocess.run([sys.executable, "-m", "trials.cli", "ablate", "--preset", "hcnn-combination", "--epochs", "1",
+    run = subprocess.run([sys.executable, "-m", "fusionscope", "ablate", "--preset", "hcnn-combination", "--epochs", "1",
                           "--subset", "600", "--replicates", "2", "--storage", storage], cwd=tmp_path,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -83,7 +83,7 @@ def test_table2_preset_runs_end_to_end_and_reports_the_gain(tmp_path):
         seeds = t.user_attrs["hcnn_base_seeds"]
         assert len(seeds) == 2 and seeds[0][0] != seeds[0][1]  # A' is A's architecture with another seed
         assert len(t.user_attrs["hcnn_base_accuracies"]) == 2
-    report = subprocess.run([sys.executable, "-m", "trials.cli", "report", "--storage", storage, "--study",
+    report = subprocess.run([sys.executable, "-m", "fusionscope", "report", "--storage", storage, "--study",
                              "ablate-hcnn-combination", "-o", str(tmp_path / "report")], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert report.returncode == 0, report.stderr[-2000:]

@@ -8,7 +8,7 @@ from search_space import ArchSpec
 from search_space.cost import spec_cost
 from trials import record
 from trials.config import load
-from trials.search import run_search
+from trials.running.search import run_search
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from trials.moasha import CONTINUE, STOP, MOASHARungs, nondominated_fronts, rank, rung_levels
+from trials.running.moasha import CONTINUE, STOP, MOASHARungs, nondominated_fronts, rank, rung_levels
 
 
 def test_rungs_are_grace_times_powers_of_the_reduction_factor_below_max_t():
@@ -53,7 +53,7 @@ def test_bad_rung_settings_are_rejected():
 
 
 def test_the_core_imports_without_ray():
-    code = "import sys, trials.moasha; assert 'ray' not in sys.modules; print('ok')"
+    code = "import sys, trials.running.moasha; assert 'ray' not in sys.modules; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
 
@@ -61,7 +61,7 @@ def test_the_core_imports_without_ray():
 def test_the_tune_scheduler_stops_a_dominated_trial_and_keeps_a_cheap_one():
     from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-    from trials.moasha import MOASHAScheduler
+    from trials.running.moasha import MOASHAScheduler
 
     class Trial:  # what the scheduler reads from Tune's Trial: its id and config
         def __init__(self, trial_id, macs):

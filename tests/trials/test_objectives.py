@@ -8,8 +8,8 @@ from analysis.formatting import format_objective, objective_label
 from analysis.pareto import LIMIT_OBJECTIVES
 from trials import record
 from trials.config import ConfigError, SearchConfig
-from trials.constraints import LIMITS, Constraints
-from trials.objectives import BY_LIMIT, OBJECTIVES, directions, trial_values
+from trials.config.constraints import LIMITS, Constraints
+from trials.record.objectives import BY_LIMIT, OBJECTIVES, directions, trial_values
 
 
 def test_every_objective_is_accepted_by_the_config_with_its_direction():

@@ -1,8 +1,8 @@
 """``replicates_mode: auto`` follows the measured tables: CPU's from benchmarks/replicates.py, CUDA's
 from benchmarks/gpu_search.py (empty until a GPU run fills it: then together, the unmeasured guess)."""
 
-from trials import replicates
-from trials.replicates import choose_mode
+from trials.training import replicates
+from trials.training.replicates import choose_mode
 
 
 def test_cpu_rule_is_the_measured_table():

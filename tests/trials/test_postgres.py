@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from tests.processes import run_in_group
 from tests.trials.tiny import TINY, write_tiny_config
 from trials import record
-from trials.study import mask_url
+from trials.running.study import mask_url
 
 PG_URL = os.environ.get("FUSIONSCOPE_TEST_POSTGRES_URL")
 needs_postgres = pytest.mark.skipif(
@@ -40,7 +40,7 @@ UNREACHABLE = "postgresql+psycopg2://u:secretpw@127.0.0.1:1/db"
 def fusionscope(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the CLI in its own process group; on a timeout the group (and its local Ray) is killed."""
     script = Path(sys.executable).with_name("fusionscope")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "trials.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "fusionscope"]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(PYTHONUNBUFFERED="1", RAY_USAGE_STATS_ENABLED="0")
     return run_in_group([*command, *args], env, timeout, cwd)
@@ -144,7 +144,7 @@ def test_no_file_the_search_writes_holds_the_password(pg_search: PgSearch) -> No
 @needs_postgres
 def test_a_password_in_the_config_is_not_recorded_in_the_study() -> None:
     from trials import config as config_mod
-    from trials.study import open_study
+    from trials.running.study import open_study
 
     password = make_url(PG_URL).password
     name = f"pg-cfg-{uuid.uuid4().hex[:12]}"

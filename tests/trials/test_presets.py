@@ -11,7 +11,7 @@ import pytest
 
 from trials import config as config_mod
 from trials.config import ConfigError
-from trials.presets import DEFAULT_EPOCHS, apply_overrides, preset_config
+from trials.config.presets import DEFAULT_EPOCHS, apply_overrides, preset_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +45,7 @@ def test_an_unknown_key_is_named_by_the_config_check():
 
 def test_ablate_rejects_a_bad_set_with_one_error_line_and_exit_2(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "trials.cli", "ablate", "--preset", "cfn-fusion", "--set", "model.width=3",
+        [sys.executable, "-m", "fusionscope", "ablate", "--preset", "cfn-fusion", "--set", "model.width=3",
          "--storage", f"sqlite:///{tmp_path / 'a.db'}"],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )

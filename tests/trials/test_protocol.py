@@ -8,8 +8,8 @@ from optuna.trial import TrialState
 
 from trials import record
 from trials.config import load
-from trials.protocol import FINAL_RECORDED, NOT_RECORDED, WHERE_RECORDED, ProtocolError, TrialJob, TrialReport
-from trials.study import open_study
+from trials.running.protocol import FINAL_RECORDED, NOT_RECORDED, WHERE_RECORDED, ProtocolError, TrialJob, TrialReport
+from trials.running.study import open_study
 
 WHERE = {"node_id": "n1", "hostname": "h", "device": "cpu", "pid": 7}
 JOB = {"number": 0, "params": {"backbone": "plain"}, "training": {"lr": 0.1}, "epochs": 2, "cpus_per_trial": 1.0,
@@ -57,7 +57,7 @@ def test_report_fields_are_the_records_names():
 
 @pytest.fixture
 def searcher(tiny_config):
-    from trials.searcher import StudySearcher
+    from trials.running.searcher import StudySearcher
 
     path, url, study_name = tiny_config(study="protocol", trials=2)
     config = load(path)
@@ -93,8 +93,8 @@ def test_a_training_section_the_worker_does_not_know_is_a_protocol_error_not_a_f
     import dataclasses
 
     from trials.config import TrainingConfig
-    from trials.protocol import ProtocolError, TrialJob
-    from trials.worker import job_training
+    from trials.running.protocol import ProtocolError, TrialJob
+    from trials.running.worker import job_training
 
     good = dataclasses.asdict(TrainingConfig(lr=0.1))
     job = dict(number=0, params={}, epochs=1, cpus_per_trial=1.0, gpus_per_trial=0.0, latency_batch=1,

@@ -8,8 +8,8 @@ import torch
 from search_space.spec import ArchSpec
 from trials.config import ConfigError, TrainingConfig, from_dict
 from trials.data import DataConfig, load_data
-from trials.replicates import train_together
-from trials.train import _optimizer, _schedule, train_spec
+from trials.training.replicates import train_together
+from trials.training.train import _optimizer, _schedule, train_spec
 
 SPEC = ArchSpec(backbone="plain", width=8, depth=1, side_channels=16, fusion="lc", branches="1,2")
 

@@ -8,8 +8,8 @@ import torch
 from search_space.spec import ArchSpec
 from trials.config import TrainingConfig
 from trials.data import DataConfig, load_data
-from trials.replicates import choose_mode, train_together
-from trials.train import TrainResult, train_spec
+from trials.training.replicates import choose_mode, train_together
+from trials.training.train import TrainResult, train_spec
 
 SPEC = ArchSpec.from_params(dict(backbone="plain", width=8, depth=1, side_channels=16, fusion_site="gap",
                                  fusion="lc", strategy="eflp", branches="1,2"))

@@ -6,8 +6,8 @@ import optuna
 import pytest
 
 from trials.config import ConfigError, SamplerConfig, SearchConfig, from_dict
-from trials.samplers import SAMPLERS
-from trials.study import make_sampler
+from trials.config.samplers import SAMPLERS
+from trials.running.study import make_sampler
 
 EXPECTED = {"tpe": optuna.samplers.TPESampler, "nsga2": optuna.samplers.NSGAIISampler,
             "random": optuna.samplers.RandomSampler, "grid": optuna.samplers.RandomSampler}

@@ -15,11 +15,11 @@ from optuna.trial import TrialState
 from search_space.spec import ArchSpec
 from trials import record
 from trials.config import load
-from trials.search import run_search
-from trials.study import finished_count
+from trials.running.search import run_search
+from trials.running.study import finished_count
 
 pytestmark = pytest.mark.slow
-FUSIONSCOPE = [sys.executable, "-m", "trials.cli"]
+FUSIONSCOPE = [sys.executable, "-m", "fusionscope"]
 
 
 def trials_of(url, study):
@@ -161,7 +161,7 @@ PRESTART_PROBE = """
 import json, sys, time
 import psutil
 from trials.config import load
-from trials.search import run_search, start_ray
+from trials.running.search import run_search, start_ray
 
 start_ray()
 deadline, idle, steady_since = time.time() + 60, [], time.time()

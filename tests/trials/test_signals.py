@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 from trials import record
 
 pytestmark = pytest.mark.slow
-FUSIONSCOPE = [sys.executable, "-m", "trials.cli"]
+FUSIONSCOPE = [sys.executable, "-m", "fusionscope"]
 
 
 def _trials(url, study):

@@ -16,7 +16,7 @@ from fusionscope.cli import main
 from tests.trials.tiny import TINY, write_tiny_config
 from trials import config as config_mod
 from trials import record
-from trials.study import open_study
+from trials.running.study import open_study
 
 
 def error_line(capsys) -> str:
@@ -213,8 +213,8 @@ def test_a_full_disk_under_optunas_storage_error_is_one_line(tmp_path, capsys, m
         except sqlalchemy.exc.OperationalError as outer:
             raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from outer
 
-    monkeypatch.setattr("trials.study.open_study", full)
-    monkeypatch.setattr("trials.search.open_study", full)
+    monkeypatch.setattr("trials.running.study.open_study", full)
+    monkeypatch.setattr("trials.running.search.open_study", full)
     path, _url = tiny(tmp_path)
     assert main(["search", "--config", str(path), "--no-progress"]) == 2
     assert "no space left on the device" in error_line(capsys)
@@ -327,8 +327,8 @@ def test_a_spec_two_drivers_sample_at_once_is_trained_by_the_lower_trial_only(tm
     checks: B must wait for 0's key and yield the spec (it used to train it as well: #20 item 4)."""
     import threading
 
-    from trials import searcher as searcher_mod
-    from trials.searcher import StudySearcher
+    from trials.running import searcher as searcher_mod
+    from trials.running.searcher import StudySearcher
 
     monkeypatch.setattr(searcher_mod, "MAX_DUPLICATES_IN_A_ROW", 3)
     path, url = tiny(tmp_path, budget={"trials": 2, "epochs": 1})
@@ -377,7 +377,7 @@ PG_URL = os.environ.get("FUSIONSCOPE_TEST_POSTGRES_URL")
     ("postgresql://u:pw@h/db?password=again", "postgresql://u:***@h/db?password=***"),
 ])
 def test_mask_url_masks_credentials_in_the_query(url: str, masked: str) -> None:
-    from trials.storage import mask_url
+    from trials.record.storage import mask_url
 
     assert mask_url(url) == masked
 
@@ -448,8 +448,8 @@ def test_a_budget_larger_than_the_space_says_the_space_was_exhausted_and_stops_a
 
 # --- 16: the progress line's running count ------------------------------------------------------------
 def test_the_progress_line_counts_a_trial_as_running_as_soon_as_it_starts(tmp_path) -> None:
-    from trials.progress import SearchProgress
-    from trials.searcher import StudySearcher
+    from trials.running.progress import SearchProgress
+    from trials.running.searcher import StudySearcher
 
     path, url = tiny(tmp_path)
     config = config_mod.load(path)

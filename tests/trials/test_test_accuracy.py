@@ -12,9 +12,9 @@ from search_space.spec import ArchSpec
 from trials import record
 from trials.config import TrainingConfig, from_dict
 from trials.data import DataConfig, load_data, load_test
-from trials.protocol import FINAL_RECORDED, TrialReport
-from trials.replicates import train_together
-from trials.train import evaluate, train_spec
+from trials.running.protocol import FINAL_RECORDED, TrialReport
+from trials.training.replicates import train_together
+from trials.training.train import evaluate, train_spec
 
 SPEC = ArchSpec(backbone="plain", width=8, depth=1, side_channels=16, fusion="lc", branches="1,2")
 CFG = DataConfig(subset=400, val_fraction=0.25, seed=1, test_accuracy=True)
@@ -63,7 +63,7 @@ def test_replicates_together_and_hcnn_record_it_too(data):
 def test_the_report_field_is_recorded_under_the_records_name():
     assert record.TEST_ACCURACY_REPLICATES == "test_accuracy_replicates"
     assert record.TEST_ACCURACY_REPLICATES in FINAL_RECORDED
-    from trials.objectives import OBJECTIVES
+    from trials.record.objectives import OBJECTIVES
 
     assert "test_accuracy" not in OBJECTIVES  # never an objective: nothing selects on it
     assert all(o.record_key != record.TEST_ACCURACY_REPLICATES for o in OBJECTIVES.values())

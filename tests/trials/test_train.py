@@ -6,7 +6,7 @@ import torch
 from search_space.spec import ArchSpec
 from trials.config import TrainingConfig
 from trials.data import DataConfig, load_data
-from trials.train import CandidateError, train_spec
+from trials.training.train import CandidateError, train_spec
 
 SPEC = ArchSpec(backbone="plain", width=8, depth=1, side_channels=16, fusion="lc", branches="1,2")
 

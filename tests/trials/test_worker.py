@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from search_space.spec import ArchSpec
-from trials import worker
+from trials.running import worker
 from trials.config import TrainingConfig
 from trials.data import DataConfig, load_data
-from trials.protocol import TrialJob, TrialReport
-from trials.train import train_spec
+from trials.running.protocol import TrialJob, TrialReport
+from trials.training.train import train_spec
 
 DATA = DataConfig(dataset="fashion-mnist", subset=400, val_fraction=0.25)
 SPEC = dict(backbone="plain", width=8, depth=1, side_channels=16, fusion_site="gap", fusion="lc", alpha=1,

@@ -14,7 +14,7 @@ from search_space.build import build_model
 from search_space.errors import FusionscopeError
 from search_space.spec import ArchSpec
 from trials import record
-from trials.objectives import objective
+from trials.record.objectives import objective
 
 
 class ExportError(FusionscopeError, RuntimeError):

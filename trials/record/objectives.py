@@ -58,7 +58,7 @@ OBJECTIVES: Final[dict[str, ObjectiveEntry]] = {o.name: o for o in (
 )}
 
 #: ``constraints:`` key -> the objective it limits.  Table order is the constraint vector's order in every
-#: stored trial (``trials.constraints.CONSTRAINTS_ATTR``): append new entries, never reorder.
+#: stored trial (``trials.config.constraints.CONSTRAINTS_ATTR``): append new entries, never reorder.
 BY_LIMIT: Final[dict[str, ObjectiveEntry]] = {o.limit: o for o in OBJECTIVES.values() if o.limit}
 
 

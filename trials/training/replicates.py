@@ -1,6 +1,6 @@
 """Seed replicates of one spec trained together: one stacked forward and backward for all seeds.
 
-An ablation needs several seeds of each design, and ``trials.train.train_spec`` trains them one
+An ablation needs several seeds of each design, and ``trials.training.train.train_spec`` trains them one
 after another.  Here the R replicates become one functional model: ``torch.func.stack_module_state``
 stacks their parameters and buffers along a new leading dimension, ``vmap`` over
 ``functional_call`` runs all R forwards as one batched computation, and one backward fills every
@@ -37,7 +37,7 @@ from search_space.build import build_model
 from search_space.spec import ArchSpec
 from trials.config import TrainingConfig
 from trials.data import TensorData, augmenter
-from trials.train import CandidateError, TrainResult, _autocast, _optimizer, _schedule, evaluate, test_accuracies
+from trials.training.train import CandidateError, TrainResult, _autocast, _optimizer, _schedule, evaluate, test_accuracies
 
 #: ``choose_mode`` on CPU: together only where ``benchmarks/replicates.py`` measured it faster than
 #: sequential at R = 4.  Keys (width, threads); widths between measured ones use the next wider.
@@ -100,7 +100,7 @@ def train_together(spec: ArchSpec, data: TensorData, cfg: TrainingConfig, epochs
         return functional_call(template, (p, b), (x,))
 
     batched = torch.vmap(forward, in_dims=(0, 0, 0))
-    # trials.train's optimizer and schedule read only ``.parameters()``: one definition of both
+    # trials.training.train's optimizer and schedule read only ``.parameters()``: one definition of both
     stacked = types.SimpleNamespace(parameters=lambda: list(params.values()))
     steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
     opt = _optimizer(stacked, cfg)

@@ -30,9 +30,9 @@ from search_space.spec import ArchSpec, SpecError
 from trials.checked import ConfigError, from_mapping
 from trials.config import TrainingConfig
 from trials.data import DataConfig, TensorData
-from trials.protocol import ProtocolError, TrialJob, TrialReport
-from trials.replicates import choose_mode, train_together
-from trials.train import CandidateError, pick_device, train_spec
+from trials.running.protocol import ProtocolError, TrialJob, TrialReport
+from trials.training.replicates import choose_mode, train_together
+from trials.training.train import CandidateError, pick_device, train_spec
 
 
 def _describe(err: BaseException) -> str:
@@ -116,7 +116,7 @@ def run_trial(config: dict[str, Any], data: DataHandle | TensorData) -> None:
     """Ray Tune function trainable.  ``config`` = a ``TrialJob`` as a dict, from the searcher;
     ``data`` = a ``DataHandle`` to the driver's loaded data set (or the data themselves).
     Every report is a ``TrialReport``."""
-    from ray import tune  # only here: the rest of trials.train stays Ray-free
+    from ray import tune  # only here: the rest of trials.training.train stays Ray-free
 
     import ray
 

@@ -41,7 +41,7 @@ SQLITE_TIMEOUT_S = 60
 
 class StudyError(FusionscopeError, RuntimeError):
     """The storage cannot be reached, created or read, or the study there does not fit the
-    config; the message names the masked URL.  (``trials.study`` re-exports it.)"""
+    config; the message names the masked URL.  (``trials.running.study`` re-exports it.)"""
 
 
 #: query parameters that carry a credential (libpq's ``password``/``sslpassword``, MySQL's

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-# The objectives (names, directions, which attr holds each figure) are a table: trials/objectives.py.
+# The objectives (names, directions, which attr holds each figure) are a table: trials/record/objectives.py.
 
 # --- study user attrs -------------------------------------------------------------
 STUDY_OBJECTIVES: Final = "objectives"  # list[str], in the order of study.directions

@@ -24,9 +24,9 @@ from search_space.errors import FusionscopeError
 from trials import record
 from trials.config import SearchConfig
 from trials.data import load_data
-from trials.versions import library_versions
-from trials.storage import STORAGE_ERRORS, check_writable, storage_cause
-from trials.study import (INTERRUPTED_REASON, Heartbeats, StudyError, finished_count, mask_url, open_study,
+from trials.record.versions import library_versions
+from trials.record.storage import STORAGE_ERRORS, check_writable, storage_cause
+from trials.running.study import (INTERRUPTED_REASON, Heartbeats, StudyError, finished_count, mask_url, open_study,
                           recover_interrupted)
 
 
@@ -110,7 +110,7 @@ def summarize(study: optuna.Study, storage_url: str, exhausted: int | None = Non
 
 
 # what every trial's worker imports: torch alone takes ~1.4 s here, Tune's trainable ~0.9 s
-WORKER_PRELOAD = ("torch", "ray.tune.trainable.function_trainable", "trials.worker")
+WORKER_PRELOAD = ("torch", "ray.tune.trainable.function_trainable", "trials.running.worker")
 
 
 def _use_prestarted_workers() -> None:
@@ -199,7 +199,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
 
     Several drivers may run this on one study at once (one machine or many, SQLite or
     PostgreSQL): each beats a heartbeat for the trials it runs, and only trials whose heartbeat
-    stopped are failed (interrupted) and re-run; see ``trials/study.py``."""
+    stopped are failed (interrupted) and re-run; see ``trials/running/study.py``."""
     _quiet(verbose, local=address is None)
     url = storage_url or config.storage_url
     if address:
@@ -214,9 +214,9 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     import ray
     from ray import tune
 
-    from trials.progress import SearchProgress
-    from trials.searcher import StudySearcher
-    from trials.worker import run_trial, share_data
+    from trials.running.progress import SearchProgress
+    from trials.running.searcher import StudySearcher
+    from trials.running.worker import run_trial, share_data
 
     start_ray(address)
     res = config.resources.resolve(ray.cluster_resources().get("CPU", 1), ray.cluster_resources().get("GPU", 0),
@@ -303,9 +303,9 @@ def _scheduler(config: SearchConfig):
 
         return ASHAScheduler(time_attr="epochs_done", max_t=config.budget.epochs,
                              grace_period=config.budget.grace_epochs, reduction_factor=config.budget.reduction_factor)
-    from trials.moasha import MOASHAScheduler
+    from trials.running.moasha import MOASHAScheduler
 
-    from trials.objectives import OBJECTIVES
+    from trials.record.objectives import OBJECTIVES
 
     # the study's costs known before training; latency is measured in the trial, so MACs stand in
     costs = [o for o in config.objectives if OBJECTIVES[o].cost] or ["macs"]

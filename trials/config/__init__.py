@@ -18,10 +18,10 @@ import yaml
 
 from search_space.space import SearchSpace
 from search_space.spec import SpecError
-from trials.objectives import OBJECTIVES
-from trials.samplers import SAMPLERS
+from trials.record.objectives import OBJECTIVES
+from trials.config.samplers import SAMPLERS
 from trials.checked import Checked, ConfigError, bounded, check_keys, from_mapping, load_yaml
-from trials.constraints import Constraints
+from trials.config.constraints import Constraints
 from trials.data import DataConfig, DataError, dataset_entry, split_sizes
 from trials.data import from_dict as data_from_dict
 
@@ -48,7 +48,7 @@ __all__ = ["ConfigError", "SearchConfig", "from_dict", "load"]
 @dataclasses.dataclass(frozen=True)
 class SamplerConfig(Checked):
     section = "sampler"
-    name: SamplerName = "tpe"  # trials/samplers.py: the table, and why TPE is the default
+    name: SamplerName = "tpe"  # trials/config/samplers.py: the table, and why TPE is the default
     seed: int = bounded(0, min=0, max=MAX_SEED)
     # NSGA-II generation size (Optuna needs at least 2); None = budget/16 within [4, 50]
     population_size: int | None = bounded(None, min=2)
@@ -62,7 +62,7 @@ class BudgetConfig(Checked):
     asha: bool = False  # kept for old configs: the same as early_stopping: asha
     grace_epochs: int = bounded(1, min=1)
     # none; asha (Ray's ASHA, on accuracy alone); moasha (successive halving by non-dominated
-    # sorting of accuracy at the rung and the study's cost objectives, trials/moasha.py)
+    # sorting of accuracy at the rung and the study's cost objectives, trials/running/moasha.py)
     early_stopping: EarlyStopping = "none"
     reduction_factor: int = bounded(2, min=2)
 
@@ -89,7 +89,7 @@ class TrainingConfig(Checked):
     seed: int = bounded(0, min=0, max=MAX_SEED)
     save_weights: bool = True
     # R replicates of a single network: one stacked model (torch.func) or one after another; auto
-    # chooses by trials/replicates.py: choose_mode, from benchmarks/results/replicates.json
+    # chooses by trials/training/replicates.py: choose_mode, from benchmarks/results/replicates.json
     replicates_mode: ReplicatesMode = "auto"
 
     @property
@@ -198,7 +198,7 @@ class SearchConfig(Checked):
     budget: BudgetConfig = BudgetConfig()
     training: TrainingConfig = TrainingConfig()
     resources: ResourcesConfig = ResourcesConfig()
-    # cost limits known before training (trials/constraints.py): a design over one is never trained
+    # cost limits known before training (trials/config/constraints.py): a design over one is never trained
     constraints: Constraints = Constraints()
 
     def __post_init__(self) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trials.checked import Checked, ConfigError, bounded, from_mapping
-from trials.objectives import BY_LIMIT
+from trials.record.objectives import BY_LIMIT
 
 #: Trial user attribute holding the constraint values (one per limit in ``LIMITS`` order, all of
 #: them even when a limit is unset, so every trial of a study has a vector of the same length).

@@ -8,8 +8,8 @@ import optuna
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from trials.storage import STORAGE_ERRORS
-from trials.study import finished_count
+from trials.record.storage import STORAGE_ERRORS
+from trials.running.study import finished_count
 
 
 class SearchProgress:

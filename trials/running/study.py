@@ -22,10 +22,10 @@ import sqlalchemy
 
 from search_space.errors import FusionscopeError
 from trials import record
-from trials.objectives import directions as objective_directions
-from trials.samplers import SAMPLERS
+from trials.record.objectives import directions as objective_directions
+from trials.config.samplers import SAMPLERS
 from trials.config import SearchConfig
-from trials.storage import GRACE_S, HEARTBEAT_S, StudyError, make_storage, mask_url  # noqa: F401  (re-exported)
+from trials.record.storage import GRACE_S, HEARTBEAT_S, StudyError, make_storage, mask_url  # noqa: F401  (re-exported)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Optuna warns that heartbeats are "supposed to be used with Study.optimize"; an ask/tell driver
@@ -37,7 +37,7 @@ INTERRUPTED_REASON = "interrupted: the search stopped while it ran"
 
 
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
-    """The config's sampler, built by its entry in the sampler table (``trials/samplers.py``)."""
+    """The config's sampler, built by its entry in the sampler table (``trials/config/samplers.py``)."""
     s = config.sampler
     return SAMPLERS[s.name].build(s.seed, s.population_size, config.budget.trials)
 

@@ -20,13 +20,14 @@ from ray.tune.search import Searcher
 from search_space.cost import spec_cost
 from search_space.space import SearchSpace
 from search_space.spec import SpecError
-from trials import constraints, record
-from trials.objectives import trial_values
-from trials.samplers import SAMPLERS
+from trials.config import constraints
+from trials import record
+from trials.record.objectives import trial_values
+from trials.config.samplers import SAMPLERS
 from trials.config import SearchConfig
-from trials.protocol import FINAL_RECORDED, WHERE_RECORDED, TrialJob, TrialReport
-from trials.storage import STORAGE_ERRORS, STORAGE_RETRY_S, StorageWatch, disk_full, mask_url, storage_cause
-from trials.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
+from trials.running.protocol import FINAL_RECORDED, WHERE_RECORDED, TrialJob, TrialReport
+from trials.record.storage import STORAGE_ERRORS, STORAGE_RETRY_S, StorageWatch, disk_full, mask_url, storage_cause
+from trials.running.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
 
 MAX_DUPLICATES_IN_A_ROW = 200
 #: repeated proposals in a row after which the searcher looks at what is left of the space itself:

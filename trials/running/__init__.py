@@ -1,0 +1,1 @@
+"""Running a search: the driver's searcher, the Ray worker, MOASHA, the progress line, the protocol."""

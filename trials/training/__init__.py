@@ -1,0 +1,1 @@
+"""Training candidates: the loop (no Ray), replicates together, the data sets, export."""
