@@ -24,7 +24,6 @@ from search_space.spec import ArchSpec
 from tests.trials.conftest import tiny_yaml
 from trials import record
 from trials.config import ConfigError, from_dict, load
-from trials.record.storage import mask_url
 
 STUDY = "keep"
 
@@ -271,17 +270,6 @@ def test_export_on_an_unreachable_storage_masks_the_password(tmp_path, capsys):
                 "u:***@127.0.0.1:1/db", "write it as %40")
     assert "p@ss" not in err and "ss@" not in err
     assert not (tmp_path / "x").exists()
-
-
-@pytest.mark.parametrize("url, masked", [
-    ("postgresql+psycopg2://u:p@ss@host/db", "postgresql+psycopg2://u:***@host/db"),
-    ("postgresql://u:p@ss:w0rd@host:5432/db?sslmode=require", "postgresql://u:***@host:5432/db?sslmode=require"),
-    ("postgresql://u:p%40ss@host/db", "postgresql://u:***@host/db"),
-    ("postgresql://host/db", "postgresql://host/db"),
-    ("postgresql://u@host/db", "postgresql://u@host/db"),
-])
-def test_a_password_with_an_unescaped_at_is_fully_masked(url, masked):
-    assert mask_url(url) == masked
 
 
 # --- outputs ---------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,8 +10,9 @@ from PIL import Image, ImageStat
 
 from analysis.report import write_report
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (CI installs it)")
+from tests.browser import CHROMIUM, needs_chromium
+
+pytestmark = needs_chromium
 
 FRONT_RED = (214, 39, 40)  # the front's marker colour, #d62728
 

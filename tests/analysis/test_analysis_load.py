@@ -8,19 +8,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
 from trials.record.storage import StudyError
-from analysis.load import StudyNotFoundError, mask_url, open_study, study_objectives, trial_rows
-
-
-def test_mask_url_hides_the_password_and_keeps_the_rest():
-    masked = mask_url("postgresql+psycopg2://bob:s3cr%40t@db.example:5432/runs")
-    assert "s3cr" not in masked
-    assert masked == "postgresql+psycopg2://bob:***@db.example:5432/runs"
-    assert mask_url("sqlite:///runs/x.db") == "sqlite:///runs/x.db"
-
-
-def test_mask_url_hides_the_password_of_a_string_sqlalchemy_cannot_parse():
-    masked = mask_url("not a url://bob:hunter2@host/db")
-    assert "hunter2" not in masked and "bob:***@host" in masked
+from analysis.load import StudyNotFoundError, open_study, study_objectives, trial_rows
 
 
 def test_rows_carry_states_values_by_name_and_attrs(search_study):

@@ -13,7 +13,6 @@ import ipaddress
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,8 +32,7 @@ from fusionscope import cli
 from trials import record
 from trials.running.study import make_storage, mask_url
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
+from tests.browser import CHROMIUM, needs_chromium
 PG_URL = os.environ.get("FUSIONSCOPE_TEST_POSTGRES_URL")
 FUSION = CategoricalDistribution(["none", "sum", "lc"])
 
@@ -177,20 +175,6 @@ def test_dashboard_start_line_masks_the_password(monkeypatch, capsys) -> None:
     assert out.out.startswith("optuna-dashboard for postgresql+psycopg2://fusionscope:***@db.example:5432/fusionscope "
                               "at http://127.0.0.1:8123/"), out.out
     assert served["host"] == "127.0.0.1" and served["port"] == 8123
-
-
-@pytest.mark.parametrize("url, masked", [
-    ("postgresql+psycopg2://u:secretpw@127.0.0.1:1/db", "postgresql+psycopg2://u:***@127.0.0.1:1/db"),
-    ("postgresql://u:p%40ss%3Aw0rd@host/db", "postgresql://u:***@host/db"),
-    ("mysql+pymysql://root:hunter2@10.0.0.5:3306/optuna?charset=utf8mb4",
-     "mysql+pymysql://root:***@10.0.0.5:3306/optuna?charset=utf8mb4"),
-    ("sqlite:///runs/search.db", "sqlite:///runs/search.db"),
-])
-def test_mask_url_hides_only_the_password(url: str, masked: str) -> None:
-    assert mask_url(url) == masked
-    password = make_url(url).password
-    if password:
-        assert password not in mask_url(url)
 
 
 needs_postgres = pytest.mark.skipif(not PG_URL, reason="FUSIONSCOPE_TEST_POSTGRES_URL is not set (source .ci/postgres.sh)")
