@@ -62,7 +62,7 @@ def _measured(table: dict[tuple[int, int], bool], width: int, second: int, exact
     return None
 
 
-def choose_mode(width: int, threads: int, device: torch.device | str = "cpu", batch_size: int | None = None) -> str:
+def choose_mode(width: int | None, threads: int, device: torch.device | str = "cpu", batch_size: int | None = None) -> str:
     """``"together"`` or ``"sequential"`` for R replicates of a net of ``width`` on ``device``.
 
     The rule (from ``benchmarks/results/replicates.json``): on CUDA, together (small nets are
@@ -72,8 +72,12 @@ def choose_mode(width: int, threads: int, device: torch.device | str = "cpu", ba
     and the batched kernels were slower).  Unmeasured CPU settings stay sequential.
     """
     if torch.device(device).type == "cuda":
+        if width is None:  # a network fixed by its paper or by torchvision (no width): the launch-bound guess
+            return "together"
         faster = _measured(CUDA_TOGETHER_FASTER, width, batch_size or 0, exact_second=False)
         return "sequential" if faster is False else "together"
+    if width is None:  # a network fixed by its paper or by torchvision (no width): never measured together
+        return "sequential"
     faster = _measured(CPU_TOGETHER_FASTER, width, threads, exact_second=True)
     if faster is not None:
         return "together" if faster else "sequential"
