@@ -21,11 +21,13 @@ stopped, with the same decisions, and the report can say how the seeds were allo
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from search_space.errors import FusionscopeError
 from trials import record
-from trials.config import SearchConfig
+
+if TYPE_CHECKING:  # the parser imports this module for its defaults: no config machinery at import
+    from trials.config import SearchConfig
 
 #: the default cap of seeds per design (``--max-replicates``): with the first round's 3 seeds and 3
 #: more a round, four looks (3, 6, 9, 12)
@@ -77,7 +79,7 @@ class Verdict:
 #: ``judge(storage_url, study_name, look) -> Verdict``, look 1-based (set by ``fusionscope.cli``)
 Judge = Callable[[str, str, int], Verdict]
 #: ``run(config, designs)``: one round's search (``designs``: spec keys, None = the whole grid)
-RunRound = Callable[[SearchConfig, "frozenset[str] | None"], Any]
+RunRound = Callable[["SearchConfig", "frozenset[str] | None"], Any]
 
 
 def seeds_at(allocations: Sequence[Mapping[str, Sequence[int]]], look: int) -> dict[str, list[int]]:

@@ -40,3 +40,83 @@ def test_the_schedule_adds_the_first_rounds_seeds_each_round_up_to_the_cap() -> 
     assert schedule(2, 4) == [2, 4]
     assert schedule(4, 4) == [4]
     assert schedule(2, 5, step=1) == [2, 3, 4, 5]
+
+
+# --- the round loop with a stand-in judge and trainer (no Ray): what is recorded and asked --------
+def _preset_config(tmp_path, replicates=2):
+    from trials.presets import apply_overrides, preset_config
+
+    raw = apply_overrides(preset_config("cfn-fusion", replicates, 1, 600), ["width=8"])
+    raw["storage"] = f"sqlite:///{tmp_path / 'uc.db'}"
+    return config_mod.from_dict(raw)
+
+
+def test_rounds_give_seeds_only_to_the_judged_designs_and_resume_with_the_recorded_decisions(tmp_path) -> None:
+    from trials import record
+    from trials.until_clear import Plan, UntilClearError, Verdict, run_until_clear
+
+    config = _preset_config(tmp_path)
+    keys = [spec.key() for spec in config.search_space().grid()]
+    ref, slow = keys[0], keys[3]
+    asked: list[tuple[int, int, frozenset | None]] = []
+
+    def run_round(cfg, designs):
+        asked.append((cfg.training.seed, cfg.training.replicates, designs))
+
+    def judge(url, study, look):  # look 1: one contrast unresolved; look 2: all clear
+        return Verdict(frozenset({ref, slow}) if look == 1 else frozenset(), (f"look {look}",))
+
+    plan = Plan(0, (2, 4, 6), 2.0)
+    allocations = run_until_clear(config, plan, judge, run_round, config.storage_url, say=lambda line: None)
+    assert asked == [(0, 2, None), (2, 2, frozenset({ref, slow}))]
+    assert allocations[1] == {ref: [2, 3], slow: [2, 3]} and len(allocations) == 2
+    import optuna
+
+    recorded = optuna.load_study(study_name=config.study, storage=config.storage_url).user_attrs
+    assert recorded[record.STUDY_UNTIL_CLEAR]["allocations"][1] == {ref: [2, 3], slow: [2, 3]}
+    # the same command again: the recorded rounds are trained again (the searcher skips trained seeds),
+    # nothing new is decided
+    asked.clear()
+    run_until_clear(config, plan, judge, run_round, config.storage_url, say=lambda line: None)
+    assert asked == [(0, 2, None), (2, 2, frozenset({ref, slow}))]
+    with pytest.raises(UntilClearError, match="another plan"):
+        run_until_clear(config, Plan(0, (2, 4, 6, 8), 2.0), judge, run_round, config.storage_url)
+
+
+def test_a_design_that_skipped_rounds_is_brought_up_with_its_own_next_seeds() -> None:
+    from trials.until_clear import next_allocation, seeds_at
+
+    allocations = [{"a": [0, 1, 2], "b": [0, 1, 2]}, {"a": [3, 4, 5]}]
+    have = seeds_at(allocations, 2)
+    assert next_allocation(have, frozenset({"a", "b"}), 9, 0) == {"a": [6, 7, 8], "b": [3, 4, 5, 6, 7, 8]}
+    assert next_allocation(have, frozenset({"a"}), 6, 0) == {}  # already there
+
+
+def test_the_grid_walk_queues_a_design_again_only_for_seeds_it_has_not_trained(tmp_path) -> None:
+    """A trained spec is a repeat only with one of the same seeds; ``designs`` restricts the walk."""
+    import optuna
+
+    from trials import record
+    from trials.searcher import StudySearcher
+
+    first = _preset_config(tmp_path)
+    study = open_study(first, first.storage_url)
+    grid = first.search_space().grid()
+    trial = study.ask(fixed_distributions={})
+    trial.set_user_attr(record.SPEC_KEY, grid[1].key())
+    trial.set_user_attr(record.SEEDS, [0, 1])
+    study.tell(trial, [0.5, 100])
+
+    def pending(config, designs=None):
+        searcher = StudySearcher(study, config, config.search_space(), [], (10, 1, 28), {}, {}, lambda: None,
+                                 designs=designs)
+        return [spec.key() for spec in grid if spec.to_params() in list(searcher.pending)]
+
+    keys = [s.key() for s in grid]
+    assert pending(first) == [k for k in keys if k != grid[1].key()]  # seeds 0, 1 of grid[1] are trained
+    later = dataclasses.replace(first, training=dataclasses.replace(first.training, seed=2))
+    assert pending(later) == keys  # seeds 2, 3: nobody trained them
+    assert pending(later, frozenset({keys[0], keys[1]})) == keys[:2]
+    overlapping = dataclasses.replace(first, training=dataclasses.replace(first.training, seed=1))
+    assert grid[1].key() not in pending(overlapping)  # seed 1 again would count one seed twice
+    del optuna
