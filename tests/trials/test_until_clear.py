@@ -120,3 +120,52 @@ def test_the_grid_walk_queues_a_design_again_only_for_seeds_it_has_not_trained(t
     overlapping = dataclasses.replace(first, training=dataclasses.replace(first.training, seed=1))
     assert grid[1].key() not in pending(overlapping)  # seed 1 again would count one seed twice
     del optuna
+
+
+# --- end to end (slow: Ray and real training on tiny data) ----------------------------------------
+@pytest.mark.slow
+def test_ablate_until_clear_adds_seeds_to_unresolved_designs_only_and_reports_it(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import optuna
+
+    from trials import record
+
+    root = Path(__file__).resolve().parents[2]
+    url = f"sqlite:///{tmp_path / 'uc.db'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "fusionscope", "ablate", "--preset", "cfn-fusion", "--set", "data.subset=600",
+         "--set", "budget.epochs=1", "--set", "width=8", "--replicates", "2", "--max-replicates", "4",
+         "--until-clear", "--storage", url, "--no-progress", "--report", str(tmp_path / "report")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "look 1 of at most 2" in out.stdout, out.stdout
+    study = optuna.load_study(study_name="ablate-cfn-fusion", storage=url)
+    plan = study.user_attrs[record.STUDY_UNTIL_CLEAR]
+    assert plan["looks"] == [2, 4] and plan["base_seed"] == 0
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    trained = [(t.user_attrs[record.SPEC_KEY], s) for t in complete for s in t.user_attrs[record.SEEDS]]
+    assert len(trained) == len(set(trained))  # no design trained twice with one seed
+    by_design: dict[str, list[int]] = {}
+    for key, seed in trained:
+        by_design.setdefault(key, []).append(seed)
+    assert len(by_design) == 4 and all(sorted(s)[:2] == [0, 1] for s in by_design.values())
+    report = json.loads((tmp_path / "report" / "report.json").read_text())["until_clear"]
+    first_look = report["rounds"][0]["seeds"]
+    assert sorted(first_look) == sorted(by_design) and all(v == [0, 1] for v in first_look.values())
+    # round 2 went exactly to the designs of the contrasts look 1 left unresolved, each with seeds 2, 3
+    from analysis.until_clear import study_until_clear
+
+    info = study_until_clear(url, "ablate-cfn-fusion")
+    wanted = info.looks[0].designs_needing_seeds
+    extra = {k for k, s in by_design.items() if sorted(s) == [0, 1, 2, 3]}
+    assert extra == set(wanted) and all(sorted(s) in ([0, 1], [0, 1, 2, 3]) for s in by_design.values())
+    assert (len(report["rounds"]) == 2) == bool(wanted)
+    assert report["correction"] == "Bonferroni over the K possible looks" and report["confidence"] == 0.975
+    assert {c["level"] for c in report["contrasts"]} == {"sum", "conv", "lc"}
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Seeds added until clear" in markdown and "97.5% interval" in markdown
