@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from analysis.load import TrialRow, open_study, trial_rows
 from analysis.sequential import CORRECTION, UNRESOLVED, Look, judge, look_rows
 from trials import record
-from trials.until_clear import seeds_at
+from trials.until_clear import percent, seeds_at
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def contrast_line(c: Any, confidence: float) -> str:
     if ci.estimate is None:
         shown = f"not estimable ({ci.reason})"
     else:
-        shown = f"{ci.estimate:+.2f} [{ci.ci_low:+.2f}, {ci.ci_high:+.2f}] points ({100 * confidence:g}% interval)"
+        shown = f"{ci.estimate:+.2f} [{ci.ci_low:+.2f}, {ci.ci_high:+.2f}] points ({percent(confidence)} interval)"
     return f"  {c.factor}={c.level} vs {c.reference}: {shown}: {c.status} (seeds per design: {seeds})"
 
 
@@ -125,7 +125,7 @@ def until_clear_blocks(info: UntilClear | None) -> list[tuple[str, int, tuple[st
     if info is None:
         return []
     final = info.final
-    pct = f"{100 * final.confidence:g}%"
+    pct = percent(final.confidence)
     text = (
         f"Seeds were added in rounds until each contrast was clear: round 1 trained every design with "
         f"{info.schedule[0]} seeds (from seed {info.base_seed}); after each round, the designs of every "

@@ -145,7 +145,7 @@ def _until_clear(config: Any, args: argparse.Namespace) -> int:
     """``ablate --until-clear``: rounds of ``run_search`` (trials/until_clear.py), judged by the
     analysis floor's ``args.judge`` (set by ``fusionscope.cli``)."""
     from trials.search import SearchInterrupted, run_search, summarize
-    from trials.until_clear import Plan, UntilClearError, run_until_clear, schedule
+    from trials.until_clear import Plan, UntilClearError, percent, run_until_clear, schedule
 
     if config.budget.scheduler != "none":
         raise UntilClearError(f"--until-clear needs every trial trained to the end, not budget.early_stopping="
@@ -160,7 +160,7 @@ def _until_clear(config: Any, args: argparse.Namespace) -> int:
     url = config.storage_url
     print(f"ablation {args.preset} until clear: {len(config.search_space().grid())} specs; seeds per design at "
           f"each look {', '.join(map(str, looks))} (at most {len(looks)} looks, every interval at "
-          f"{100 * (1 - 0.05 / len(looks)):g}%: Bonferroni over the looks); resolved = interval excludes 0 or "
+          f"{percent(1 - 0.05 / len(looks))}: Bonferroni over the looks); resolved = interval excludes 0 or "
           f"lies inside ±{args.margin:g} points")
 
     def run_round(round_config: Any, designs: Any) -> None:
@@ -173,9 +173,9 @@ def _until_clear(config: Any, args: argparse.Namespace) -> int:
         stop.args = (f"{stop}; to resume, run the same command again: "
                      f"{shlex.join(['fusionscope', *sys.argv[1:]])}",)
         raise
-    from trials.study import open_study
+    import optuna
 
-    _print_summary(summarize(open_study(config, url), url))
+    _print_summary(summarize(optuna.load_study(study_name=config.study, storage=url), url))
     if getattr(args, "report", None):
         for kind, path in args.write_report(url, config.study, args.report).items():
             print(f"wrote {kind}: {path}")

@@ -40,6 +40,11 @@ DEFAULT_MAX_REPLICATES = 12
 DEFAULT_MARGIN = 2.0
 
 
+def percent(confidence: float) -> str:
+    """A confidence as the report prints it: 95%, 97.5%, 98.75%, 98.33%."""
+    return f"{100 * confidence:.4g}%"
+
+
 class UntilClearError(FusionscopeError):
     """A study recorded with another until-clear plan, or a plan that cannot run."""
 
@@ -125,9 +130,15 @@ def _record(study: Any, plan: Plan, allocations: list[dict[str, list[int]]]) -> 
 def run_until_clear(config: SearchConfig, plan: Plan, judge: Judge, run_round: RunRound, storage_url: str,
                     say: Callable[[str], None] = print) -> list[dict[str, list[int]]]:
     """Run the rounds (resuming any the study already records); returns every round's allocation."""
+    import warnings
+
+    import optuna
+
     from trials.study import open_study
 
-    study = open_study(config, storage_url)
+    with warnings.catch_warnings():  # Optuna's "heartbeat_interval is experimental", as run_search silences it
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study = open_study(config, storage_url)
     allocations = _load_plan(study, plan)
     grid = [spec.key() for spec in config.search_space().grid()]
     first = plan.looks[0]

@@ -1,6 +1,7 @@
 """``analysis`` reads the storage alone: it never imports Ray, nor ``trials`` beyond its names (the record's
 keys, the objective table), its storage opening (``trials.storage``) and the one dominance rule
-(``trials.moasha``'s Ray-free non-dominated sorting)."""
+(``trials.moasha``'s Ray-free non-dominated sorting), and the until-clear record's reading
+(``trials.until_clear``'s Ray-free ``seeds_at``: which seeds each design had at each look)."""
 
 from __future__ import annotations
 
@@ -21,4 +22,5 @@ def test_no_ray_and_only_trials_record():
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
-    assert json.loads(result.stdout.splitlines()[-1]) == ["trials", "trials.moasha", "trials.objectives", "trials.record", "trials.storage"]
+    assert json.loads(result.stdout.splitlines()[-1]) == ["trials", "trials.moasha", "trials.objectives", "trials.record", "trials.storage",
+                                                         "trials.until_clear"]
