@@ -80,9 +80,9 @@ def study_until_clear(storage: str, study_name: str) -> UntilClear | None:
     return until_clear_info(trial_rows(study), study.user_attrs)
 
 
-def contrast_line(c: Any, confidence: float) -> str:
+def contrast_line(c: Any, confidence: float, labels: Mapping[str, str] | None = None) -> str:
     ci = c.contrast
-    seeds = ", ".join(f"{n}" for n in c.seeds.values())
+    seeds = ", ".join(f"{(labels or {}).get(k, k)}: {n}" for k, n in c.seeds.items())
     if ci.estimate is None:
         shown = f"not estimable ({ci.reason})"
     else:
@@ -90,12 +90,12 @@ def contrast_line(c: Any, confidence: float) -> str:
     return f"  {c.factor}={c.level} vs {c.reference}: {shown}: {c.status} (seeds per design: {seeds})"
 
 
-def look_lines(look: Look, schedule: Sequence[int]) -> list[str]:
+def look_lines(look: Look, schedule: Sequence[int], labels: Mapping[str, str] | None = None) -> list[str]:
     """What the command prints after a look."""
     open_ = sum(1 for c in look.contrasts if not c.resolved)
     head = (f"look {look.look} of at most {len(schedule)}: {len(look.contrasts) - open_} of {len(look.contrasts)} "
             f"contrasts resolved (interval excludes 0, or inside ±{look.margin:g} points; {CORRECTION})")
-    return [head, *(contrast_line(c, look.confidence) for c in look.contrasts)]
+    return [head, *(contrast_line(c, look.confidence, labels) for c in look.contrasts)]
 
 
 def until_clear_json(info: UntilClear | None) -> dict[str, Any]:

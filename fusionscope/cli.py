@@ -40,7 +40,7 @@ def judge_look(storage: str, study: str, look: int):
     if info is None or len(info.looks) < look:
         raise RuntimeError(f"look {look} of study {study!r} cannot be replayed from its until-clear record")
     result = info.looks[look - 1]
-    return Verdict(result.designs_needing_seeds, tuple(look_lines(result, info.schedule)))
+    return Verdict(result.designs_needing_seeds, tuple(look_lines(result, info.schedule, info.labels)))
 
 
 def build_parser() -> argparse.ArgumentParser:
