@@ -17,7 +17,9 @@ there, as "an effect".
 * **Resolved**: the corrected interval excludes 0 (an effect, ``+`` or ``-``) or lies inside
   ±margin (``equivalent``: smaller than the margin either way); otherwise ``unresolved``.
 * **Which designs get seeds**: those of every unresolved contrast, the level's designs and the
-  reference level's (the designs where the factor is at either level).
+  reference level's (the designs where the factor is at either level).  A contrast that more seeds
+  cannot make estimable (its level never completed, or a search-like study with "too few designs")
+  gets none.
 * Coverage of the corrected intervals under this very rule, and the uncorrected ones' shortfall,
   are measured on simulated ablations with a known truth in
   ``tests/analysis/test_analysis_sequential.py``.
@@ -39,6 +41,9 @@ from trials import record
 
 CORRECTION = "Bonferroni over the K possible looks"
 EFFECT_UP, EFFECT_DOWN, EQUIVALENT, UNRESOLVED = "+", "-", "equivalent", "unresolved"
+#: a contrast more seeds cannot make estimable: its level has no complete trial, or the study has too
+#: few designs for its model (seeds are not designs)
+NEEDS_DESIGNS = "not estimable; more seeds cannot help"
 
 
 def corrected_confidence(looks: int, alpha: float = ALPHA) -> float:
@@ -85,7 +90,7 @@ class ContrastLook:
 
     @property
     def resolved(self) -> bool:
-        return self.status != UNRESOLVED
+        return self.status in (EFFECT_UP, EFFECT_DOWN, EQUIVALENT)
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ class Look:
 
     @property
     def designs_needing_seeds(self) -> frozenset[str]:
-        return frozenset(k for c in self.contrasts if not c.resolved for k in c.designs)
+        return frozenset(k for c in self.contrasts if c.status == UNRESOLVED for k in c.designs)
 
 
 def look_rows(rows: Sequence[TrialRow], seeds: Mapping[str, Sequence[int]]) -> list[TrialRow]:
@@ -135,6 +140,9 @@ def judge(rows: Sequence[TrialRow], space: Any, margin: float, looks: int, look:
                 spec_key = r.attrs.get(record.SPEC_KEY)
                 seeds[spec_key] = seeds.get(spec_key, 0) + len(r.accuracy_samples)
             status = resolution(contrast.ci_low, contrast.ci_high, margin)
+            at_level = [r for r in both if level_key(r.params[factor]) == key]
+            if contrast.estimate is None and (fit.designs_needed is not None or not at_level):
+                status, seeds = NEEDS_DESIGNS, {}  # no seeds for it: they cannot help
             need = (seeds_to_resolve(contrast.estimate, fit.seed_sd, margin, confidence)
                     if contrast.estimate is not None and fit.seed_sd else None)
             out.append(ContrastLook(factor, value, references[factor], contrast, status,

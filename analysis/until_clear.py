@@ -34,8 +34,10 @@ class UntilClear:
 
     @property
     def stopped_because(self) -> str:
-        if not any(not c.resolved for c in self.final.contrasts):
+        if all(c.resolved for c in self.final.contrasts):
             return "every contrast was resolved"
+        if not self.final.designs_needing_seeds:
+            return "no unresolved contrast was left that more seeds could help"
         if len(self.looks) == len(self.schedule):
             return f"the cap was reached ({self.schedule[-1]} seeds per design, {len(self.schedule)} looks)"
         return "the rounds were stopped before the cap (the study holds no later round)"

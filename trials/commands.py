@@ -137,6 +137,9 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     config = _override(config_mod.from_dict(raw), args)
     if getattr(args, "until_clear", False):
         return _until_clear(config, args)
+    for option, value in (("--max-replicates", args.max_replicates), ("--margin", args.margin)):
+        if value is not None:
+            raise FusionscopeError(f"{option} applies to --until-clear only; add --until-clear or drop {option}")
     print(f"ablation {args.preset}: {len(config.search_space().grid())} specs x {config.training.replicates} replicates")
     return _run(config, args)
 
@@ -150,10 +153,12 @@ def _until_clear(config: Any, args: argparse.Namespace) -> int:
     if config.budget.scheduler != "none":
         raise UntilClearError(f"--until-clear needs every trial trained to the end, not budget.early_stopping="
                               f"{config.budget.scheduler}: the rule reads complete trials only")
-    if args.margin <= 0:
-        raise UntilClearError(f"--margin {args.margin:g}: the equivalence margin is a positive number of points")
-    looks = schedule(config.training.replicates, args.max_replicates)
-    plan = Plan(config.training.seed, tuple(looks), float(args.margin))
+    from trials.until_clear import DEFAULT_MARGIN, DEFAULT_MAX_REPLICATES
+
+    margin = DEFAULT_MARGIN if args.margin is None else args.margin
+    looks = schedule(config.training.replicates,
+                     DEFAULT_MAX_REPLICATES if args.max_replicates is None else args.max_replicates)
+    plan = Plan(config.training.seed, tuple(looks), float(margin))
     if getattr(args, "report", None):
         refuse_existing_file(args.report, "--report")
         refuse_existing_outputs(Path(args.report), getattr(args.write_report, "outputs", ()), "--report")
@@ -161,7 +166,7 @@ def _until_clear(config: Any, args: argparse.Namespace) -> int:
     print(f"ablation {args.preset} until clear: {len(config.search_space().grid())} specs; seeds per design at "
           f"each look {', '.join(map(str, looks))} (at most {len(looks)} looks, every interval at "
           f"{percent(1 - 0.05 / len(looks))}: Bonferroni over the looks); resolved = interval excludes 0 or "
-          f"lies inside ±{args.margin:g} points")
+          f"lies inside ±{margin:g} points")
 
     def run_round(round_config: Any, designs: Any) -> None:
         run_search(round_config, storage_url=url, address=args.address, progress=not args.no_progress,
@@ -292,10 +297,10 @@ def register(sub: argparse._SubParsersAction, write_report: ReportWriter, judge:
                         "of contrasts still unresolved (interval straddles 0 and reaches past ±--margin), up to "
                         "--max-replicates; every interval is corrected for the data-dependent stopping "
                         "(Bonferroni over the planned looks, e.g. 98.75%% for 4 looks)")
-    p.add_argument("--max-replicates", type=positive_int, default=DEFAULT_MAX_REPLICATES,
+    p.add_argument("--max-replicates", type=positive_int, default=None,
                    help=f"--until-clear: the most seeds a design gets (default {DEFAULT_MAX_REPLICATES}: "
                         "looks at 3, 6, 9, 12 seeds)")
-    p.add_argument("--margin", type=positive_float, default=DEFAULT_MARGIN,
+    p.add_argument("--margin", type=positive_float, default=None,
                    help=f"--until-clear: equivalence margin in accuracy points (default {DEFAULT_MARGIN:g}: "
                         "the seed sd at the preset budget is ~1.3 points, so ±2 is the narrowest margin a null "
                         "effect can be shown inside with 12 seeds per design in most studies; ±1 needs ~40)")

@@ -19,6 +19,7 @@ from analysis.sequential import (
     EFFECT_DOWN,
     EFFECT_UP,
     EQUIVALENT,
+    NEEDS_DESIGNS,
     UNRESOLVED,
     corrected_confidence,
     judge,
@@ -103,3 +104,33 @@ def test_seeds_to_resolve_takes_the_cheaper_of_significance_and_equivalence() ->
     # a null effect can only be resolved as equivalent: seeds for the interval to fit inside ±2
     assert seeds_to_resolve(0.0, 1.3, 2.0, conf) is not None
     assert seeds_to_resolve(0.0, 1.3, 2.0, conf) < seeds_to_resolve(0.0, 1.3, 1.0, conf)
+
+
+def _row(number: int, params: dict, key: str, seeds: list[int], accuracies: list[float]) -> TrialRow:
+    return TrialRow(number, "COMPLETE", params, {}, {record.SPEC_KEY: key, record.SEEDS: seeds,
+                                                      record.ACCURACY_REPLICATES: accuracies})
+
+
+def test_only_the_unresolved_contrasts_designs_get_seeds_and_a_look_sees_only_its_seeds() -> None:
+    rows = [_row(0, {"fusion": "none"}, "n", [0, 1, 2], [0.800, 0.801, 0.799]),
+            _row(1, {"fusion": "sum"}, "s", [0, 1, 2], [0.900, 0.901, 0.899]),  # +10 points: clear
+            _row(2, {"fusion": "lc"}, "l", [0, 1, 2], [0.78, 0.83, 0.80]),  # noisy: unresolved
+            _row(3, {"fusion": "lc"}, "l", [3, 4, 5], [0.79, 0.81, 0.80])]
+    first = judge(look_rows(rows, {"n": [0, 1, 2], "s": [0, 1, 2], "l": [0, 1, 2]}), SPACE, 2.0, 4)
+    status = {c.level: c.status for c in first.contrasts}
+    # conv never completed: seeds for the reference alone would not help it
+    assert status == {"sum": EFFECT_UP, "conv": NEEDS_DESIGNS, "lc": UNRESOLVED}
+    lc = next(c for c in first.contrasts if c.level == "lc")
+    assert first.designs_needing_seeds == {"n", "l"} and lc.seeds == {"n": 3, "l": 3}
+    later = judge(look_rows(rows, {"n": [0, 1, 2], "s": [0, 1, 2], "l": list(range(6))}), SPACE, 2.0, 4)
+    assert next(c for c in later.contrasts if c.level == "lc").seeds == {"n": 3, "l": 6}
+
+
+def test_a_contrast_that_needs_designs_gets_no_seeds() -> None:
+    """Two factors over three designs: the model has nothing to measure its error with; seeds cannot help."""
+    rows = [_row(0, {"fusion": "none", "width": 8}, "a", [0, 1], [0.80, 0.81]),
+            _row(1, {"fusion": "lc", "width": 8}, "b", [0, 1], [0.79, 0.80]),
+            _row(2, {"fusion": "none", "width": 16}, "c", [0, 1], [0.82, 0.83])]
+    look = judge(rows, {"fusion": ["none", "lc"], "width": [8, 16]}, 2.0, 4)
+    assert look.contrasts and all(c.status == NEEDS_DESIGNS for c in look.contrasts)
+    assert look.designs_needing_seeds == frozenset()

@@ -169,3 +169,19 @@ def test_ablate_until_clear_adds_seeds_to_unresolved_designs_only_and_reports_it
     assert {c["level"] for c in report["contrasts"]} == {"sum", "conv", "lc"}
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "## Seeds added until clear" in markdown and "97.5% interval" in markdown
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--margin", "1"], "--margin applies to --until-clear only"),
+    (["--max-replicates", "6"], "--max-replicates applies to --until-clear only"),
+    (["--until-clear", "--max-replicates", "2"], "--max-replicates 2 is below --replicates 3"),
+    (["--until-clear", "--set", "budget.early_stopping=asha"], "needs every trial trained to the end"),
+])
+def test_bad_until_clear_options_are_one_error_line_before_anything_trains(tmp_path, capsys, argv, words) -> None:
+    from fusionscope.cli import main
+
+    db = tmp_path / "x.db"
+    assert main(["ablate", "--preset", "cfn-fusion", "--storage", f"sqlite:///{db}", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and words in err[0], err
+    assert not db.exists()
