@@ -1,7 +1,7 @@
 """The papers' headline claims against the preset studies of one storage: ``fusionscope claims``.
 
 ``CLAIMS`` is the table: one entry per headline claim of the four papers, naming the preset
-that tests it (``trials/config/presets.py``; its study is ``ablate-<preset>``), the effect that answers
+that tests it (``trials/presets.py``; its study is ``ablate-<preset>``), the effect that answers
 it (a factor's level against its reference, or an HCNN combination's gain over its better base)
 and the direction the paper reports.  ``claim_results`` reads each preset's study and judges
 the claim by its 95% interval alone:
@@ -97,7 +97,7 @@ def judge(expect: str, low: float, high: float, margin: float = MARGIN) -> str:
 
 
 def study_name(preset: str) -> str:
-    return f"ablate-{preset}"  # as trials.config.presets.preset_config names it
+    return f"ablate-{preset}"  # as trials.presets.preset_config names it
 
 
 def _judged(claim: Claim, name: str, estimate: float, low: float, high: float, budget: str,

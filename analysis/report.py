@@ -42,6 +42,7 @@ from analysis.pareto import ParetoInfo, pareto_figure, pareto_info
 from analysis.png import write_pngs
 from analysis import report_json
 from analysis.settled import LevelEffect, StudyEffects, effects_by_epoch_figure, study_effects
+from analysis.until_clear import UntilClear, until_clear_blocks, until_clear_info, until_clear_json
 from trials import record
 
 
@@ -65,6 +66,7 @@ class Report:
     pruned: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     forest: ForestInfo | None = None  # every effect beside its cost
     infeasible: int = 0  # designs over the search's cost limits, recorded but never trained
+    until_clear: UntilClear | None = None  # ``ablate --until-clear``: the rounds, looks and corrected intervals
 
 
 def build_report(storage: str, study_name: str) -> Report:
@@ -93,6 +95,7 @@ def build_report(storage: str, study_name: str) -> Report:
         pruned=pruned_counts(rows),
         forest=forest_info(effects, ablation),
         infeasible=sum(1 for r in rows if record.INFEASIBLE in r.attrs),
+        until_clear=until_clear_info(rows, study.user_attrs),
     )
 
 
@@ -463,6 +466,9 @@ SECTIONS: tuple[ReportSection, ...] = (
                   lambda r: {"hypervolume": hypervolume_figure(r.hypervolume)} if _both_fronts(r) else {}),
     ReportSection("hcnn", "HCNN: gain over the better single net",
                   lambda r: report_json.hcnn_json(r.hcnn_gains), _hcnn_section),
+    ReportSection("until_clear", "Seeds added until clear", lambda r: until_clear_json(r.until_clear),
+                  lambda r: [Section(title, depth, text, Table(header, rows) if header else None)
+                             for title, depth, text, header, rows in until_clear_blocks(r.until_clear)]),
     ReportSection("ablation", "Ablation", lambda r: report_json.effects_json(r.effects, r.ablation, r.pruned),
                   _ablation_sections, _effect_figures),
     ReportSection("importance", "Parameter importance", lambda r: report_json.importances_json(r.importances),

@@ -29,7 +29,7 @@ from benchmarks._common import RESULTS, command, git_state, loadavg, machine, ve
 from trials.config import TrainingConfig  # noqa: E402
 from trials.config import from_dict as config_from_dict  # noqa: E402
 from trials.data import DataConfig, load_data  # noqa: E402
-from trials.config.presets import PRESETS, preset_config  # noqa: E402
+from trials.presets import PRESETS, preset_config  # noqa: E402
 from trials.training.train import train_spec  # noqa: E402
 
 PLATEAU_GAIN = 0.01  # "stopped rising": the mean curve gains < 1 point over the following epochs

@@ -29,7 +29,7 @@ from trials import record  # noqa: E402
 from trials.config import TrainingConfig  # noqa: E402
 from trials.config import from_dict as config_from_dict  # noqa: E402
 from trials.data import DataConfig, load_data  # noqa: E402
-from trials.config.presets import preset_config  # noqa: E402
+from trials.presets import preset_config  # noqa: E402
 from trials.training.train import train_spec  # noqa: E402
 
 

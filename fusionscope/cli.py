@@ -30,6 +30,19 @@ def write_report(storage: str, study: str, out_dir: str) -> dict:
     return write(storage, study, out_dir)
 
 
+def judge_look(storage: str, study: str, look: int):
+    """``ablate --until-clear``: the analysis floor's judge of a look (``trials.running.until_clear.Judge``):
+    which designs need more seeds, and the lines to print (imported only when the rounds run)."""
+    from analysis.until_clear import look_lines, study_until_clear
+    from trials.running.until_clear import Verdict
+
+    info = study_until_clear(storage, study)
+    if info is None or len(info.looks) < look:
+        raise RuntimeError(f"look {look} of study {study!r} cannot be replayed from its until-clear record")
+    result = info.looks[look - 1]
+    return Verdict(result.designs_needing_seeds, tuple(look_lines(result, info.schedule, info.labels)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; imports no torch, statsmodels, pandas or plotly (each handler
     imports what it runs), so ``--help`` and every bad-argument error answer at once."""
@@ -45,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     write_report.outputs = analysis_commands.REPORT_FILES  # what ``search --report DIR`` refuses to overwrite
-    trials_commands.register(sub, write_report=write_report)
+    trials_commands.register(sub, write_report=write_report, judge=judge_look)
     search_space_commands.register(sub)
     analysis_commands.register(sub)
     return parser

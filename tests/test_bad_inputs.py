@@ -491,7 +491,7 @@ def test_ctrl_c_in_the_first_seconds_of_a_real_search_is_one_line(tmp_path, dela
 
 def test_ablate_set_on_a_preset_made_of_several_grids(tmp_path):
     """``ablate --preset hcnn-combination --set width=8`` raised TypeError (its space is a list of grids)."""
-    from trials.config.presets import apply_overrides, preset_config
+    from trials.presets import apply_overrides, preset_config
 
     raw = preset_config("hcnn-combination", 1, 1, 600)
     out = apply_overrides(raw, ["width=8"])

@@ -9,9 +9,11 @@ makes lazily too: an arrow back up is wrong even inside a function.  Floors, low
   which trials live in the storage, the objective table, opening storages, versions) <
   ``data`` (data sets) < ``config`` (the search config, presets, constraints, samplers) <
   ``training`` (the loop, replicates, export; never Ray) < ``running`` (the Optuna study,
-  the searcher, the Ray worker, MOASHA) < ``trials.commands``;
+  the searcher, the Ray worker, MOASHA) < ``trials.presets`` (the papers' ablations, light: the CLI's
+  parser lists them) < ``trials.commands``;
 * ``analysis``: reads a study back; never Ray, and of ``trials`` only the record and the one
-  dominance rule (``trials.running.moasha``'s Ray-free sorting);
+  dominance rule (``trials.running.moasha``'s Ray-free sorting) and the until-clear record's reading
+  (``trials.running.until_clear``'s Ray-free ``seeds_at``);
 * ``fusionscope``: the CLI, the top floor.
 """
 
@@ -23,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("search_space", "trials", "analysis", "fusionscope")
 FLOORS = ("search_space", "trials.checked", "trials.record", "trials.data", "trials.config", "trials.training", "trials.running",
-          "trials.commands", "trials", "analysis", "fusionscope")
-ANALYSIS_MAY_IMPORT = ("trials.record", "trials.running.moasha")
+          "trials.presets", "trials.commands", "trials", "analysis", "fusionscope")
+ANALYSIS_MAY_IMPORT = ("trials.record", "trials.running.moasha", "trials.running.until_clear")
 NEVER_RAY = ("search_space", "trials.record", "trials.data", "trials.config", "trials.training", "analysis")
 
 

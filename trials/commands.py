@@ -131,12 +131,60 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     from trials import config as config_mod
-    from trials.config.presets import apply_overrides, preset_config
+    from trials.presets import apply_overrides, preset_config
 
     raw = apply_overrides(preset_config(args.preset, args.replicates, args.epochs, args.subset), args.set)
     config = _override(config_mod.from_dict(raw), args)
+    if getattr(args, "until_clear", False):
+        return _until_clear(config, args)
+    for option, value in (("--max-replicates", args.max_replicates), ("--margin", args.margin)):
+        if value is not None:
+            raise FusionscopeError(f"{option} applies to --until-clear only; add --until-clear or drop {option}")
     print(f"ablation {args.preset}: {len(config.search_space().grid())} specs x {config.training.replicates} replicates")
     return _run(config, args)
+
+
+def _until_clear(config: Any, args: argparse.Namespace) -> int:
+    """``ablate --until-clear``: rounds of ``run_search`` (trials/running/until_clear.py), judged by the
+    analysis floor's ``args.judge`` (set by ``fusionscope.cli``)."""
+    from trials.running.search import SearchInterrupted, run_search, summarize
+    from trials.running.until_clear import Plan, UntilClearError, percent, run_until_clear, schedule
+
+    if config.budget.scheduler != "none":
+        raise UntilClearError(f"--until-clear needs every trial trained to the end, not budget.early_stopping="
+                              f"{config.budget.scheduler}: the rule reads complete trials only")
+    from trials.running.until_clear import DEFAULT_MARGIN, DEFAULT_MAX_REPLICATES
+
+    margin = DEFAULT_MARGIN if args.margin is None else args.margin
+    looks = schedule(config.training.replicates,
+                     DEFAULT_MAX_REPLICATES if args.max_replicates is None else args.max_replicates)
+    plan = Plan(config.training.seed, tuple(looks), float(margin))
+    if getattr(args, "report", None):
+        refuse_existing_file(args.report, "--report")
+        refuse_existing_outputs(Path(args.report), getattr(args.write_report, "outputs", ()), "--report")
+    url = config.storage_url
+    print(f"ablation {args.preset} until clear: {len(config.search_space().grid())} specs; seeds per design at "
+          f"each look {', '.join(map(str, looks))} (at most {len(looks)} looks, every interval at "
+          f"{percent(1 - 0.05 / len(looks))}: Bonferroni over the looks); resolved = interval excludes 0 or "
+          f"lies inside ±{margin:g} points")
+
+    def run_round(round_config: Any, designs: Any) -> None:
+        run_search(round_config, storage_url=url, address=args.address, progress=not args.no_progress,
+                   verbose=args.verbose, designs=designs)
+
+    try:
+        run_until_clear(config, plan, args.judge, run_round, url)
+    except SearchInterrupted as stop:
+        stop.args = (f"{stop}; to resume, run the same command again: "
+                     f"{shlex.join(['fusionscope', *sys.argv[1:]])}",)
+        raise
+    import optuna
+
+    _print_summary(summarize(optuna.load_study(study_name=config.study, storage=url), url))
+    if getattr(args, "report", None):
+        for kind, path in args.write_report(url, config.study, args.report).items():
+            print(f"wrote {kind}: {path}")
+    return 0
 
 
 # --- export / dashboard -----------------------------------------------------------------
@@ -197,9 +245,22 @@ _STORAGE_HELP = ("SQLAlchemy URL of the Optuna storage, e.g. sqlite:///runs/sear
                  "postgresql+psycopg2://user:password@host/db (passwords are never printed)")
 
 
-def register(sub: argparse._SubParsersAction, write_report: ReportWriter) -> None:
-    """Add search, ablate, export and dashboard; ``write_report`` serves ``--report DIR``."""
-    from trials.config.presets import DEFAULT_EPOCHS, DEFAULT_REPLICATES, DEFAULT_SUBSET, PRESETS
+def positive_float(text: str) -> float:
+    """argparse type: a finite number above 0 (``--margin``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction, write_report: ReportWriter, judge: Any = None) -> None:
+    """Add search, ablate, export and dashboard; ``write_report`` serves ``--report DIR``, ``judge``
+    (``trials.running.until_clear.Judge``) ``ablate --until-clear``."""
+    from trials.presets import DEFAULT_EPOCHS, DEFAULT_REPLICATES, DEFAULT_SUBSET, PRESETS
+    from trials.running.until_clear import DEFAULT_MARGIN, DEFAULT_MAX_REPLICATES
 
     def add_run_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--storage", help="SQLAlchemy URL of the Optuna storage (default: the config's, "
@@ -231,8 +292,20 @@ def register(sub: argparse._SubParsersAction, write_report: ReportWriter) -> Non
                    help=f"Fashion-MNIST training images (default {DEFAULT_SUBSET})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override the space (width=32) or a section (training.lr=0.1, data.subset=8000); repeatable")
+    p.add_argument("--until-clear", action="store_true",
+                   help="train seeds in rounds: after each round, add --replicates more seeds only to the designs "
+                        "of contrasts still unresolved (interval straddles 0 and reaches past ±--margin), up to "
+                        "--max-replicates; every interval is corrected for the data-dependent stopping "
+                        "(Bonferroni over the planned looks, e.g. 98.75%% for 4 looks)")
+    p.add_argument("--max-replicates", type=positive_int, default=None,
+                   help=f"--until-clear: the most seeds a design gets (default {DEFAULT_MAX_REPLICATES}: "
+                        "looks at 3, 6, 9, 12 seeds)")
+    p.add_argument("--margin", type=positive_float, default=None,
+                   help=f"--until-clear: equivalence margin in accuracy points (default {DEFAULT_MARGIN:g}: "
+                        "the seed sd at the preset budget is ~1.3 points, so ±2 is the narrowest margin a null "
+                        "effect can be shown inside with 12 seeds per design in most studies; ±1 needs ~40)")
     add_run_options(p)
-    p.set_defaults(func=cmd_ablate)
+    p.set_defaults(func=cmd_ablate, judge=judge)
 
     p = sub.add_parser("export", help="write a trial's spec, weights and a loadable module",
                        description="Load it back with trials.training.export.load_exported(DIR). Opens the storage read-only.")

@@ -1,6 +1,7 @@
 """``analysis`` reads the storage alone: it never imports Ray, nor ``trials`` beyond its names (the record's
 keys, the objective table), its storage opening (``trials.record.storage``) and the one dominance rule
-(``trials.running.moasha``'s Ray-free non-dominated sorting)."""
+(``trials.running.moasha``'s Ray-free non-dominated sorting), and the until-clear record's reading
+(``trials.running.until_clear``'s Ray-free ``seeds_at``: which seeds each design had at each look)."""
 
 from __future__ import annotations
 
@@ -23,5 +24,5 @@ def test_no_ray_and_only_trials_record():
     )
     imported = json.loads(result.stdout.splitlines()[-1])
     assert not [m for m in imported if m.split(".")[0] in ("ray", "torch")], imported
-    allowed = ("trials", "trials.record", "trials.running", "trials.running.moasha")
+    allowed = ("trials", "trials.record", "trials.running", "trials.running.moasha", "trials.running.until_clear")
     assert [m for m in imported if not (m in allowed or m.startswith("trials.record."))] == []

@@ -11,7 +11,7 @@ import pytest
 
 from trials import config as config_mod
 from trials.config import ConfigError
-from trials.config.presets import DEFAULT_EPOCHS, apply_overrides, preset_config
+from trials.presets import DEFAULT_EPOCHS, apply_overrides, preset_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

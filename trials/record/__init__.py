@@ -15,6 +15,9 @@ from typing import Final
 STUDY_OBJECTIVES: Final = "objectives"  # list[str], in the order of study.directions
 STUDY_CONFIG: Final = "config"  # the full search config as a JSON-able dict
 STUDY_DATA_SHAPE: Final = "data_shape"  # [num_classes, in_channels, image_size] of the data trained on
+# ablate --until-clear: {"base_seed", "looks": [seeds per design at each look], "margin",
+# "allocations": [per round {spec_key: [seeds]}]} (trials/running/until_clear.py)
+STUDY_UNTIL_CLEAR: Final = "until_clear"
 
 # --- trial user attrs -------------------------------------------------------------
 SPEC: Final = "spec"  # ArchSpec.to_dict(): the whole spec, irrelevant fields as None

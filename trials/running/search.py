@@ -15,7 +15,7 @@ import signal
 import sys
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
 import optuna
 from optuna.trial import TrialState
@@ -194,12 +194,14 @@ def check_placeable(res) -> None:
 
 
 def run_search(config: SearchConfig, storage_url: str | None = None, address: str | None = None,
-               progress: bool = True, runs_dir: str | Path = "runs", verbose: bool = False) -> SearchSummary:
+               progress: bool = True, runs_dir: str | Path = "runs", verbose: bool = False,
+               designs: Collection[str] | None = None) -> SearchSummary:
     """Run (or continue) the search until the storage holds ``budget.trials`` finished trials.
 
     Several drivers may run this on one study at once (one machine or many, SQLite or
     PostgreSQL): each beats a heartbeat for the trials it runs, and only trials whose heartbeat
-    stopped are failed (interrupted) and re-run; see ``trials/running/study.py``."""
+    stopped are failed (interrupted) and re-run; see ``trials/running/study.py``.  ``designs`` (spec keys)
+    restricts a grid walk to those designs (``ablate --until-clear``: seeds for some designs only)."""
     _quiet(verbose, local=address is None)
     url = storage_url or config.storage_url
     if address:
@@ -238,7 +240,7 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     bar = SearchProgress(study, config.budget.trials, enabled=progress)
     searcher = StudySearcher(study, config, config.search_space(), rerun,
                              (data.num_classes, data.in_channels, data.image_size), job, library_versions(), bar.update,
-                             storage_url=url)
+                             storage_url=url, designs=designs)
     scheduler = _scheduler(config)
     # the driver's data go to the workers through Ray's object store (one copy per node): no
     # data load in the worker, and nodes need neither the files nor the driver's working directory;

@@ -11,7 +11,7 @@ import random
 import sys
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import optuna
 from optuna.trial import TrialState
@@ -19,7 +19,7 @@ from ray.tune.search import Searcher
 
 from search_space.cost import spec_cost
 from search_space.space import SearchSpace
-from search_space.spec import SpecError
+from search_space.spec import ArchSpec, SpecError
 from trials.config import constraints
 from trials import record
 from trials.record.objectives import trial_values
@@ -38,19 +38,23 @@ REPEATS_BEFORE_LOOKING = 3
 class StudySearcher(Searcher):
     def __init__(self, study: optuna.Study, config: SearchConfig, space: SearchSpace, rerun: list[dict],
                  data_shape: tuple[int, int, int], job: dict[str, Any], versions: dict[str, str],
-                 on_finish: Callable[[], None], storage_url: str | None = None) -> None:
+                 on_finish: Callable[[], None], storage_url: str | None = None,
+                 designs: Collection[str] | None = None) -> None:
         super().__init__()
         self.study, self.config, self.space, self.job = study, config, space, job
         self.data_shape, self.versions, self.on_finish = data_shape, versions, on_finish
         self.budget = config.budget.trials
         self.seeds = config.training.seeds
-        self.pending: deque[dict] = deque(rerun)
+        # ``designs``: spec keys this search may train (``ablate --until-clear`` adds seeds to some); None: all
+        self.designs = None if designs is None else frozenset(designs)
+        self.pending: deque[dict] = deque(p for p in rerun if self._wanted(p))
         self.walks_grid = SAMPLERS[config.sampler.name].walks_grid
         if self.walks_grid:
             done = {t.user_attrs.get(record.SPEC_KEY) for t in study.get_trials(deepcopy=False)
                     if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-                    and not t.user_attrs.get(record.INTERRUPTED)}
-            self.pending.extend(s.to_params() for s in space.grid() if s.key() not in done)
+                    and not t.user_attrs.get(record.INTERRUPTED) and self._same_seeds(t)}
+            self.pending.extend(s.to_params() for s in space.grid()
+                                if s.key() not in done and (self.designs is None or s.key() in self.designs))
         self.live: dict[str, optuna.trial.Trial] = {}
         self.driver = driver_id()
         self.stopping = False  # a signal asked the search to stop: unfinished trials are interrupted
@@ -62,6 +66,21 @@ class StudySearcher(Searcher):
         self.resumable = True
         self._grid: list | None = None  # the space's designs, enumerated only once the sampler repeats itself
         self.exhausted: int | None = None  # the space's size, once every design of it is done
+
+    def _same_seeds(self, trial: Any) -> bool:
+        """Whether ``trial`` trained any of this search's seeds: a spec is trained once per seed, and
+        a trial with other seeds is another replicate of its design, not a repeat (``ablate
+        --until-clear`` adds seeds in rounds).  A trial without the record counts as the same seeds."""
+        seeds = trial.user_attrs.get(record.SEEDS)
+        return seeds is None or bool(set(seeds) & set(self.seeds))
+
+    def _wanted(self, params: dict) -> bool:
+        if self.designs is None:
+            return True
+        try:
+            return ArchSpec.from_params(params).key() in self.designs
+        except SpecError:
+            return False
 
     # --- the storage breaking under the search ------------------------------------------------
     def fail(self, message: str) -> None:
@@ -111,8 +130,9 @@ class StudySearcher(Searcher):
         done = {t.user_attrs.get(record.SPEC_KEY)
                 for t in storage.get_all_trials(self.study._study_id, deepcopy=False)
                 if record.DUPLICATE_OF not in t.user_attrs and not t.user_attrs.get(record.INTERRUPTED)
-                and t.state != TrialState.WAITING}
-        return [spec.to_params() for spec in self._grid if spec.key() not in done]
+                and t.state != TrialState.WAITING and self._same_seeds(t)}
+        return [spec.to_params() for spec in self._grid if spec.key() not in done
+                and (self.designs is None or spec.key() in self.designs)]
 
     def live_trial_ids(self) -> list[int]:
         """Storage ids of the trials this driver runs (the heartbeat thread beats for them)."""
@@ -125,7 +145,8 @@ class StudySearcher(Searcher):
         self._last_stale_check = time.monotonic()
         fail_stale(self.study)
         queued = {tuple(sorted(p.items())) for p in self.pending}
-        self.pending.extend(p for p in interrupted_to_rerun(self.study) if tuple(sorted(p.items())) not in queued)
+        self.pending.extend(p for p in interrupted_to_rerun(self.study)
+                            if tuple(sorted(p.items())) not in queued and self._wanted(p))
 
     def __getstate__(self) -> dict:
         return {}  # no storage URL on disk; see the module docstring
@@ -137,11 +158,14 @@ class StudySearcher(Searcher):
         """Nothing to restore: resuming reads the Optuna storage."""
 
     def _spec_done(self, key: str, asking: int) -> int | None:
-        """A trial that already has this spec: finished, or running (here or in another driver).
-        Of two running trials that took the same spec at the same moment, the lower number keeps it."""
+        """A trial that already has this spec and one of these seeds: finished, or running (here or in
+        another driver).  Of two running trials that took the same spec at the same moment, the lower
+        number keeps it."""
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         for t in self.study.get_trials(deepcopy=False, states=states):
             if t.number == asking or t.user_attrs.get(record.SPEC_KEY) != key or record.DUPLICATE_OF in t.user_attrs:
+                continue
+            if not self._same_seeds(t):
                 continue
             if t.state != TrialState.RUNNING or t.number < asking:
                 return t.number
@@ -226,13 +250,13 @@ class StudySearcher(Searcher):
             key = spec.key()
             trial.set_user_attr(record.SPEC, spec.to_dict())
             trial.set_user_attr(record.SPEC_KEY, key)
+            trial.set_user_attr(record.SEEDS, self.seeds)  # before the check: another driver compares them
             earlier = self._spec_done(key, trial.number)
             if earlier is not None:  # the sampler repeated a finished or running spec: skip it
                 trial.set_user_attr(record.DUPLICATE_OF, earlier)
                 self._tell(trial, state=TrialState.PRUNED)
                 repeats += 1
                 continue
-            trial.set_user_attr(record.SEEDS, self.seeds)
             trial.set_user_attr(record.VERSIONS, self.versions)
             try:  # cost before training, so a trial that fails later still has it
                 cost = spec_cost(spec, *self.data_shape)

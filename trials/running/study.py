@@ -46,8 +46,11 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
 #: study must agree on all of them.  The budget's size, sampler, resources and storage may differ.
 MEANING_SECTIONS = ("space", "data", "training")
 MEANING_KEYS = ("objectives", "budget.epochs")
-#: keys of those sections that say how a trial runs or what is kept, not what its numbers mean
-HOW_NOT_WHAT = frozenset({"training.save_weights", "training.replicates_mode"})
+#: keys of those sections that say how a trial runs or what is kept, not what its numbers mean;
+#: ``training.seed`` and ``training.replicates`` say which seeds a driver trains: replicates of the
+#: same designs (``ablate --until-clear`` adds them in rounds; the searcher never trains a seed twice)
+HOW_NOT_WHAT = frozenset({"training.save_weights", "training.replicates_mode", "training.seed",
+                          "training.replicates"})
 #: how long a driver waits for the study attrs of a study another driver has just created
 ATTRS_WAIT_S = 10.0
 
