@@ -25,29 +25,15 @@ def build_backbone(spec: ArchSpec, in_channels: int) -> nn.Module:
 
 
 class SideBranch(nn.Sequential):
-    """CFN's side output: 1x1 conv to the main branch's channels, ReLU, global average pooling."""
+    """CFN's side output: 1x1 conv to K channels, ReLU, global average pooling."""
 
     def __init__(self, in_channels: int, k: int) -> None:
         super().__init__(nn.Conv2d(in_channels, k, 1), nn.ReLU(inplace=True),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
 
-class MainBranch(nn.Sequential):
-    """The main branch: the global average pool of the last stage's output, fused or not."""
-
-    def __init__(self) -> None:
-        super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-
-
 class GapFusionNet(nn.Module):
-    """CFN: side branches from the chosen stages + the main branch, fused as 1xKxS (§3.1).
-
-    The main branch is the same in the baseline (``fusion='none'``) and in every fused variant:
-    the GAP of the trunk's last stage (on ``plain`` and ``cfn`` that stage ends in CFN's 1x1 conv
-    of K channels).  Each side branch projects its stage to the main branch's channels K, so a
-    fusion adds exactly its side branches and its fusion weights (and, under EPLF or concat, the
-    wider classifier those imply) to the baseline.
-    """
+    """CFN: side branches from the chosen stages + the main branch, fused as 1xKxS (§3.1)."""
 
     def __init__(self, spec: ArchSpec, backbone: nn.Module, num_classes: int, with_head: bool) -> None:
         super().__init__()
@@ -56,9 +42,12 @@ class GapFusionNet(nn.Module):
         self.strategy = spec.strategy or "eflp"  # concat fuses features: EFLP
         channels = backbone.channels
         self.fused = spec.fusion != "none"
-        k = channels[-1]
+        k = spec.side_channels
+        own_1x1 = spec.backbone == "plain"  # CFN's plain net already ends in the K-channel 1x1 conv
         if self.fused:
-            self.branches = nn.ModuleList([SideBranch(channels[t], k) for t in self.taps[:-1]] + [MainBranch()])
+            self.branches = nn.ModuleList(
+                [SideBranch(channels[t], k) for t in self.taps[:-1]]
+                + [nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()) if own_1x1 else SideBranch(channels[-1], k)])
             s = len(self.taps)
             if self.strategy == "eflp":
                 self.fusion = GAP_FUSION_OPS.create(spec.fusion, k, s, activation=True)
@@ -71,8 +60,8 @@ class GapFusionNet(nn.Module):
                     self.head = nn.ModuleList([nn.Linear(k, num_classes) for _ in range(s)])
                     self.fusion = GAP_FUSION_OPS.create(spec.fusion, num_classes, s, activation=False)
         else:
-            self.branches = MainBranch()
-            self.feature_dim = k
+            self.branches = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            self.feature_dim = channels[-1]
             if with_head:
                 self.head = nn.Linear(self.feature_dim, num_classes)
 
@@ -150,8 +139,7 @@ def _single(spec: ArchSpec, num_classes: int, in_channels: int, with_head: bool,
     backbone = build_backbone(spec, in_channels)
     if spec.alpha > 1:
         try:
-            sparsify(backbone, spec.alpha, spec.sc_add, bool(spec.sc_inverse),
-                     every_conv=getattr(backbone, "sparsify_every_conv", False))
+            sparsify(backbone, spec.alpha, spec.sc_add, bool(spec.sc_inverse))
         except ValueError as err:
             raise SpecError(str(err)) from None
     n_stages = len(backbone.channels)

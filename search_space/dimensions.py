@@ -57,7 +57,6 @@ class Dimension:
     #: which of the space's choices a candidate may take, given the dimensions decided before
     offer: Callable[[Params, tuple], tuple] = lambda p, options: options
     offer_rule: str = ""  # why a value is not offered, as error messages say it
-    default_text: str = ""  # the default as the README says it, where it depends on other dimensions
 
     @property
     def reference(self) -> Any:
@@ -164,82 +163,23 @@ def _combined(p: Params) -> bool:
     return p.get("combination") in ("avg", "cl")
 
 
-#: the backbone families sized by ``width``, ``depth`` and ``stages``; every other backbone (the
-#: papers' own networks, ``tv:`` trunks) is fixed by its paper or by torchvision
-SIZED_BACKBONES = ("plain", "resnet", "vgg")
-#: stages of the papers' fixed networks (``modules/backbones.py`` builds them)
-FIXED_STAGES = {"cfn": 3, "resnet32": 3, "resnet18": 4}
-#: backbones whose trunk ends in CFN's K-channel 1x1 conv (``side_channels``)
-K_BACKBONES = ("plain", "cfn")
-CFN_K = 192
-BACKBONE_NOTES = {
-    "plain": "a CFN-style net: 3×3 conv-BN-ReLU stages separated by max pooling, widths w, 2w, 2w, then a 1×1 "
-             "conv of K channels, GAP, FC",
-    "resnet": "CIFAR ResNet, basic blocks", "vgg": "widths double per stage",
-    "cfn": "CFN's CIFAR net (§4.1, Fig. 4): 3×3 convs 96-96-192 | pool | 192-192 | pool | 192 + 1×1 conv to K "
-           "(default 192), GAP, FC; one BN shift per channel (1,286,698 params on CIFAR-10, Table 1's 1.287M)",
-    "resnet32": "CIFAR ResNet-32 (scFusion Table 3): 16-channel 3×3 stem, 3 stages × 5 basic blocks, 16-32-64",
-    "resnet18": "CIFAR ResNet-18 (SCFF): 64-channel 3×3 stem, 4 stages × 2 basic blocks, 64-128-256-512",
-}
-
-
-def _sized(p: Params) -> bool:
-    return p.get("backbone") in SIZED_BACKBONES
-
-
-def stage_count(backbone: str, stages: int | None) -> int:
-    """How many stages a backbone has; a ``tv:`` trunk is probed (this imports torch)."""
-    if backbone in SIZED_BACKBONES:
-        return stages
-    if backbone in FIXED_STAGES:
-        return FIXED_STAGES[backbone]
-    from search_space.modules.backbones import tv_stage_count  # only a tv: trunk needs torch here
-
-    return tv_stage_count(backbone[3:])
-
-
-def _known_stages(p: Params) -> int | None:
-    """The stage count without building anything (``None`` for a ``tv:`` trunk)."""
-    return None if str(p.get("backbone")).startswith("tv:") else stage_count(p["backbone"], p.get("stages"))
-
-
-SIZED_WHEN = "backbone 'plain', 'resnet' or 'vgg' (the papers' networks and `tv:` trunks are fixed)"
-PARTNER_WHEN = "combination 'avg' or 'cl' with partner_backbone 'plain', 'resnet' or 'vgg'"
-
-
 def _side_sets_within(p: Params, options: tuple) -> tuple:
-    n = _known_stages(p)
-    return options if n is None else tuple(b for b in options if all(i < n for i in parse_branches(b)))
-
-
-def _has_k(p: Params) -> bool:
-    """A net of the candidate ends in CFN's K-channel 1x1 conv, and no combination cuts it."""
-    if p.get("combination") == "cl" and p.get("cl_layers", 1) >= 2:
-        return False  # HCNN §2.2: each base gives up its top trunk layer, the 1x1 conv
-    return p.get("backbone") in K_BACKBONES or (_combined(p) and p.get("partner_backbone") in K_BACKBONES)
-
-
-def _default_k(p: Params) -> int:
-    a_is_k = p.get("backbone") in K_BACKBONES
-    return CFN_K if (p.get("backbone") if a_is_k else p.get("partner_backbone")) == "cfn" else 64
-
-
-def _partner_sized(p: Params) -> bool:
-    return _combined(p) and p.get("partner_backbone") in SIZED_BACKBONES
+    return tuple(b for b in options if all(i < p["stages"] for i in parse_branches(b)))
 
 
 DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension("backbone", "backbone", SIZED_BACKBONES + tuple(FIXED_STAGES), "plain", "backbone",
-              "CFN §4.1, Fig. 4; SCFF §2.1, §3; scFusion §4",
-              "the base network; also `tv:<name>`, any torchvision classifier, tapped at each stage's output "
-              "with `torchvision.models.feature_extraction` (SCFF's bottleneck ResNet: `tv:resnet50`)",
-              notes=BACKBONE_NOTES, search=SIZED_BACKBONES),
-    Dimension("width", "int", (16, 32, 64), 32, "width", "", "base channels", maximum=MAX_CHANNELS,
-              applies=_sized, when=SIZED_WHEN),
+    Dimension("backbone", "backbone", ("plain", "resnet", "vgg"), "plain", "backbone",
+              "CFN §4.1, Fig. 4; SCFF §2.1; scFusion §4",
+              "the base network; also `tv:<name>`, any torchvision classifier, tapped with "
+              "`torchvision.models.feature_extraction`",
+              notes={"plain": "CFN's CIFAR net: 3×3 conv-BN-ReLU stages separated by max pooling, widths w, 2w, 2w, "
+                              "then a 1×1 conv of K channels, GAP, FC",
+                     "resnet": "CIFAR ResNet, basic blocks", "vgg": "widths double per stage"}),
+    Dimension("width", "int", (16, 32, 64), 32, "width", "", "base channels", maximum=MAX_CHANNELS),
     Dimension("depth", "int", (1, 2), 2, "depth", "", "conv layers (plain, vgg) or basic blocks (resnet) per stage",
-              maximum=MAX_DEPTH, applies=_sized, when=SIZED_WHEN),
+              maximum=MAX_DEPTH),
     Dimension("stages", "choice", (2, 3, 4), 3, "stages", "", "stages; each but the last ends where the map halves",
-              search=(3,), applies=_sized, when=SIZED_WHEN),
+              search=(3,)),
     Dimension("combination", "choice", ("single", "avg", "cl"), "single", "network combination (HCNN)",
               "HCNN §2.2–2.3, Tables 1–2", "HCNN: one network, or two combined",
               notes={"single": "network A alone", "avg": "[A,B]+avg: average the probabilities of two separately trained nets",
@@ -262,14 +202,17 @@ DIMENSIONS: tuple[Dimension, ...] = (
               notes={"eflp": "fuse features, then one FC", "eplf": "one FC per branch, fuse the predictions"},
               applies=lambda p: _fused(p) and p.get("fusion") != "concat",
               when="a fusion other than 'none' and 'concat' (concat always fuses features, EFLP)"),
-    Dimension("branches", "branches", (), lambda p: tuple(range(1, stage_count(p["backbone"], p.get("stages")))),
-              "side branches (CFN)",
+    Dimension("branches", "branches", (), lambda p: tuple(range(1, p["stages"])), "side branches (CFN)",
               "CFN §3.1, SCFF §3.2",
               "the stages (1 … stages−1) that grow side branches, at least one (fusing one branch is no fusion); "
               "the last stage, the main branch, is always fused; default all of them",
               applies=lambda p: _fused(p) or _pyramid(p),
               when="a GAP fusion other than 'none', or fusion_site='pyramid'", offer=_side_sets_within,
               offer_rule="side branches grow from stages 1 .. stages-1"),
+    Dimension("side_channels", "int", (32, 64, 128), 64, "side-branch channels (CFN)", "CFN §3.1",
+              "K: channels of every side branch's 1×1 conv (and of `plain`'s own 1×1 conv)",
+              applies=lambda p: p.get("backbone") == "plain" or _fused(p), when="backbone='plain' or GAP fusion",
+              maximum=MAX_CHANNELS),
     Dimension("downsample", "choice", ("avgpool_conv", "maxpool_conv", "conv2x2", "conv1x1", "avgpool", "maxpool"),
               "avgpool_conv", "D-S module (SCFF)", "SCFF §2.3.2, Table 2",
               "maps the fused upper level onto the next stage: halves the map, expands channels",
@@ -289,8 +232,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
               "cut the gradient that fusion sends into the lower stages", applies=_pyramid,
               when="fusion_site='pyramid'"),
     Dimension("alpha", "choice", (1, 2, 4, 8), 1, "α sparsity (scFusion)", "scFusion §3.3, §4.1.3",
-              "1: regular kernels; 2, 4, 8: every 3×3 and 5×5 conv after the network's first conv (which stays "
-              "dense, whatever its kernel) becomes an scFusion module with n = C_out/α base kernels per SC kernel"),
+              "1: regular kernels; 2, 4, 8: every 3×3 conv except the first becomes an scFusion module with "
+              "n = C_out/α base kernels per SC kernel"),
     Dimension("sc_add", "bool", (True, False), True, "SC addition (scFusion)", "scFusion §3.2, Fig. 7",
               "pairwise addition of the two SC responses", applies=lambda p: p.get("alpha", 1) > 1,
               when="alpha > 1"),
@@ -298,17 +241,16 @@ DIMENSIONS: tuple[Dimension, ...] = (
               "inverse of the added responses (ablation A = α 1, B = SC only, C = + add, D = + add + inverse)",
               applies=lambda p: p.get("alpha", 1) > 1 and bool(p.get("sc_add")),
               when="alpha > 1 and sc_add=True (scFusion's inverse negates the pairwise-added responses)"),
-    Dimension("partner_backbone", "backbone", SIZED_BACKBONES + tuple(FIXED_STAGES), "resnet",
-              "partner backbone (HCNN)", "HCNN §2.1",
-              "net B of a combination (a baseline net of that backbone); B with A's own backbone (and width "
-              "and depth) is A exactly, α and every other dimension included: the homogeneous pair [A,A'] "
-              "(another seed)", applies=_combined, when="combination 'avg' or 'cl'", search=SIZED_BACKBONES),
-    Dimension("partner_width", "int", (16, 32), lambda p: p.get("width", 32), "partner width (HCNN)", "HCNN §2.1",
-              "net B's width", applies=_partner_sized, when=PARTNER_WHEN, maximum=MAX_CHANNELS,
-              default_text="A's (32 when A has none)"),
-    Dimension("partner_depth", "int", (1, 2), lambda p: p.get("depth", 2), "partner depth (HCNN)", "HCNN §2.1",
-              "net B's depth", applies=_partner_sized, when=PARTNER_WHEN, maximum=MAX_DEPTH,
-              default_text="A's (2 when A has none)"),
+    Dimension("partner_backbone", "backbone", ("plain", "resnet", "vgg"), "resnet", "partner backbone (HCNN)",
+              "HCNN §2.1", "net B of a combination (a baseline net of that backbone); B with A's own "
+              "backbone, width and depth is the homogeneous pair [A,A'] (another seed)", applies=_combined,
+              when="combination 'avg' or 'cl'"),
+    Dimension("partner_width", "int", (16, 32), lambda p: p["width"], "partner width (HCNN)", "HCNN §2.1",
+              "net B's width (default: A's)", applies=_combined, when="combination 'avg' or 'cl'",
+              maximum=MAX_CHANNELS),
+    Dimension("partner_depth", "int", (1, 2), lambda p: p["depth"], "partner depth (HCNN)", "HCNN §2.1",
+              "net B's depth (default: A's)", applies=_combined, when="combination 'avg' or 'cl'",
+              maximum=MAX_DEPTH),
     Dimension("cl_layers", "choice", (1, 2, 3), 2, "combination layers k (HCNN)", "HCNN §2.2, Table 1",
               "k: layers of the combination network; each base gives up as many top layers",
               applies=lambda p: p.get("combination") == "cl", when="combination='cl'"),
@@ -320,13 +262,6 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("hcnn_finetune", "bool", (False, True), False, "fine-tune all (HCNN)", "HCNN §2.3, Table 4",
               "after training the combination network on the frozen bases, fine-tune everything together",
               applies=lambda p: p.get("combination") == "cl", when="combination='cl'", search=(False,)),
-    Dimension("side_channels", "int", (32, 64, 128), _default_k, "K channels (CFN)", "CFN §3.1, §4.1",
-              "K: channels of CFN's 1×1 conv that ends the trunk of `plain` and `cfn` (a `plain`/`cfn` partner "
-              "B has the same K); side branches project to the main branch's channels, K there, the last "
-              "stage's channels on other backbones",
-              applies=_has_k, when="backbone (or an HCNN partner) 'plain' or 'cfn', and not combination='cl' "
-              "with cl_layers >= 2 (which cuts the 1×1 conv)", maximum=MAX_CHANNELS,
-              default_text="64; 192 on `cfn`"),
 )
 
 BY_NAME: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}
@@ -362,7 +297,7 @@ def markdown_table() -> str:
     rows = ["| key | values | paper |", "|---|---|---|"]
     for d in DIMENSIONS:
         if d.kind == "int":
-            default = d.default_text or d.default
+            default = "A's" if callable(d.default) else d.default
             values = (f"{d.about}: a positive integer ≤ {d.maximum}; default {default}; searched "
                       f"{', '.join(map(str, d.space_choices))}")
         elif d.kind == "branches":

@@ -57,10 +57,6 @@ class SearchSpace:
         choices["branches"] = _branch_choices(choices["branches"], max(choices["stages"]))
         space = cls(choices)
         space._validate()
-        for key in config or {}:
-            if not _ever_applies(choices, key):
-                raise SpecError(f"space key {key!r} applies only with {BY_NAME[key].when}, which no candidate of "
-                                "this space has: drop the key or change the dimensions it depends on")
         return space
 
     def _validate(self) -> None:
@@ -125,28 +121,6 @@ def _decide(choose: Chooser, c: Mapping[str, tuple]) -> dict[str, Any]:
                             f"{list(c[dim.name])}; {dim.offer_rule or 'check the space'}")
         p[dim.name] = choose(dim.name, options)
     return p
-
-
-def _ever_applies(c: Mapping[str, tuple], key: str) -> bool:
-    """Whether some candidate of the space has ``key`` (depth-first over the dimensions before it,
-    stopping at the first that has it).  Only closed dimensions (choices, booleans, backbones)
-    decide whether a later dimension applies, so an integer or a branch set is tried at one value."""
-    target = BY_NAME[key]
-    order = [d for d in DIMENSIONS]
-    stop = order.index(target)
-
-    def walk(i: int, p: dict[str, Any]) -> bool:
-        if i == stop:
-            return target.applies(p)
-        dim = order[i]
-        if not dim.applies(p):
-            return walk(i + 1, p)
-        options = dim.offer(p, c[dim.name])
-        if dim.kind in ("int", "branches"):
-            options = options[:1]
-        return any(walk(i + 1, {**p, dim.name: v}) for v in options)
-
-    return walk(0, {})
 
 
 def _describe(p: Mapping[str, Any]) -> str:

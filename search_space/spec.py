@@ -14,8 +14,8 @@ import hashlib
 import json
 from typing import Any, Mapping
 
-from search_space.dimensions import (DIMENSIONS, HCNN_DIMENSIONS, K_BACKBONES, SIZED_BACKBONES, SpecError,
-                                     choice_error, format_branches, parse_branches, stage_count)
+from search_space.dimensions import (DIMENSIONS, HCNN_DIMENSIONS, SpecError, choice_error, format_branches,
+                                     parse_branches)
 
 __all__ = ["ArchSpec", "SpecError", "choice_error", "format_branches", "parse_branches"]
 
@@ -24,12 +24,10 @@ __all__ = ["ArchSpec", "SpecError", "choice_error", "format_branches", "parse_br
 class ArchSpec:
     """One candidate network.  See README's space table for the paper behind each field."""
 
-    # Every field defaults to None: the vocabulary (``dimensions.py``) holds each default once and
-    # ``__post_init__`` fills in those that apply.
-    backbone: str | None = None
-    width: int | None = None
-    depth: int | None = None
-    stages: int | None = None
+    backbone: str = "plain"
+    width: int = 32
+    depth: int = 2
+    stages: int = 3
     side_channels: int | None = None
     branches: tuple[int, ...] | None = None
     fusion_site: str | None = None
@@ -38,10 +36,10 @@ class ArchSpec:
     downsample: str | None = None
     merge: str | None = None
     detach: bool | None = None
-    alpha: int | None = None
+    alpha: int = 1
     sc_add: bool | None = None
     sc_inverse: bool | None = None
-    combination: str | None = None
+    combination: str = "single"
     cl_layers: int | None = None
     cl_width: int | None = None
     partner_backbone: str | None = None
@@ -112,37 +110,17 @@ class ArchSpec:
         return hashlib.sha1(self.to_json().encode()).hexdigest()[:12]
 
     def partner(self) -> "ArchSpec":
-        """HCNN's second base network B.  B with A's architecture (backbone, and width and depth where
-        they apply) is A exactly, α, SC parts and K included: the homogeneous pair [A,A'], trained
-        with another seed (HCNN's D').  Any other B is the baseline single net of its backbone
-        (regular kernels, no fusion), at A's stages; a ``plain``/``cfn`` B has A's K."""
-        if self.combination not in ("avg", "cl"):
+        """HCNN's second base network: a plain single network of the partner backbone.  A ``plain``
+        partner keeps A's K (``side_channels``), so B = A's architecture is the homogeneous pair [A,A']."""
+        if self.combination == "single":
             raise SpecError("partner() needs combination 'avg' or 'cl'")
-        if self.partner_is_a():
-            return self.single()
-        sized = self.partner_backbone in SIZED_BACKBONES
+        k = self.side_channels if self.partner_backbone == "plain" else None
         return ArchSpec(backbone=self.partner_backbone, width=self.partner_width, depth=self.partner_depth,
-                        stages=self.stages if sized else None,
-                        side_channels=self.side_channels if self.partner_backbone in K_BACKBONES else None)
-
-    def partner_is_a(self) -> bool:
-        """Whether B is A's architecture (the homogeneous pair [A,A'])."""
-        return (self.combination in ("avg", "cl") and self.partner_backbone == self.backbone
-                and self.partner_width == self.width and self.partner_depth == self.depth)
+                        stages=self.stages, side_channels=k)
 
     def single(self) -> "ArchSpec":
         """This candidate without HCNN's combination: base network A."""
-        return ArchSpec.from_params(_applicable({k: v for k, v in self.to_params().items()
-                                                 if k not in HCNN_DIMENSIONS}))
-
-
-def _applicable(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The values of ``params`` whose dimensions apply (A alone has no K from a ``plain`` partner)."""
-    kept: dict[str, Any] = {}
-    for dim in DIMENSIONS:
-        if dim.name in params and dim.applies(kept):
-            kept[dim.name] = params[dim.name]
-    return kept
+        return ArchSpec.from_params({k: v for k, v in self.to_params().items() if k not in HCNN_DIMENSIONS})
 
 
 def _no_branch_error(p: Mapping[str, Any]) -> SpecError:
@@ -159,12 +137,11 @@ def _check_structure(spec: ArchSpec) -> None:
     """Rules between dimensions that the vocabulary's per-dimension checks cannot see."""
     if spec.backbone.startswith("tv:"):
         return  # a torchvision trunk's stages and channels are known only once it is built
-    stages = stage_count(spec.backbone, spec.stages)
     for b in spec.branches:
-        if not 1 <= b < stages:
+        if not 1 <= b < spec.stages:
             raise SpecError(
-                f"branches: stage {b} is not a side-branch stage; {spec.backbone} with {stages} stages grows side "
-                f"branches from stages 1..{stages - 1} (stage {stages} is the main branch, always fused)")
-    if spec.alpha > 1 and spec.width is not None and spec.width % spec.alpha:
+                f"branches: stage {b} is not a side-branch stage; with stages={spec.stages} side branches grow "
+                f"from stages 1..{spec.stages - 1} (stage {spec.stages} is the main branch, always fused)")
+    if spec.alpha > 1 and spec.width % spec.alpha:
         raise SpecError(f"alpha={spec.alpha} does not divide width={spec.width}: scFusion uses n = C_out/alpha "
                         "base kernels, so every conv's channels must be a multiple of alpha")

@@ -28,20 +28,19 @@ DEFAULT_REPLICATES = 3
 #: Config sections ``--set section.key=value`` may address; a bare key addresses ``space``.
 SECTIONS = ("data", "space", "budget", "training", "resources", "sampler")
 
-_COMMON_SPACE = {"width": 16, "depth": 1, "stages": 3, "alpha": 1, "combination": "single"}
-#: K of the plain net's 1x1 conv: a space key only where some candidate has that conv
-_PLAIN_K = {"side_channels": 32}
+_COMMON_SPACE = {"width": 16, "depth": 1, "stages": 3, "side_channels": 32, "alpha": 1,
+                 "combination": "single"}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "cfn-fusion": {  # CFN Table 1: plain CNN vs sum / conv / LC fusion of GAP branches
         "about": "CFN Table 1: CNN (no fusion) vs CNN-Sum, CNN-Conv and CFN (LC fusion), EFLP",
         "space": {"backbone": "plain", "fusion_site": "gap", "fusion": ["none", "sum", "conv", "lc"],
-                  "strategy": "eflp", "branches": "1,2", **_PLAIN_K},
+                  "strategy": "eflp", "branches": "1,2"},
     },
     "cfn-strategy": {  # CFN §3.1, eq. 2: early fusion/late prediction vs the opposite
         "about": "CFN eq. 2 / Fig. 2: EFLP vs EPLF with LC fusion",
         "space": {"backbone": "plain", "fusion_site": "gap", "fusion": "lc", "strategy": ["eflp", "eplf"],
-                  "branches": "1,2", **_PLAIN_K},
+                  "branches": "1,2"},
     },
     "scff-downsample": {  # SCFF Table 2 (upper): D-S types with F-F = add
         "about": "SCFF Table 2 (upper): D-S module types, F-F fixed to addition",

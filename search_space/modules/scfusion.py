@@ -84,31 +84,18 @@ class SCFusionConv(nn.Module):
         return output.shape[-2] * output.shape[-1] * 2 * self.taps * self.in_channels * self.n
 
 
-#: kernel sizes scFusion sparsifies in its ImageNet nets (§4.1.3: "both 3x3 and 5x5 kernels")
-SPARSIFIED_KERNELS = ((3, 3), (5, 5))
-
-
-def sparsify(model: nn.Module, alpha: int, add: bool, inverse: bool, every_conv: bool = False) -> nn.Module:
-    """Replace dense convs by scFusion modules.
-
-    By default (scFusion §4.1.3) the network's first conv stays dense, whatever its kernel (a
-    ResNet's 7x7 stem; on a CIFAR net its 3x3 stem), and every later 3x3 and 5x5 conv is
-    replaced; 1x1 convs stay.  ``every_conv`` is §4.1.1's CIFAR rule, "replacing all
-    convolutional layers" (the stem and the 1x1 projection shortcuts too): the backbone asks for
-    it with a ``sparsify_every_conv`` attribute (``resnet32``, scFusion Table 3).
-    """
-    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    replaced = [(name, m) for i, (name, m) in enumerate(convs)
-                if (every_conv or (i > 0 and m.kernel_size in SPARSIFIED_KERNELS))
-                and m.groups == 1 and m.dilation == (1, 1) and m.kernel_size[0] == m.kernel_size[1]
-                and m.stride[0] == m.stride[1] and m.padding[0] == m.padding[1]]
-    for name, conv in replaced:
+def sparsify(model: nn.Module, alpha: int, add: bool, inverse: bool) -> nn.Module:
+    """Replace every dense 3x3 conv but the first by scFusion (scFusion §4.1.3 keeps it dense)."""
+    convs = [(name, m) for name, m in model.named_modules()
+             if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) and m.groups == 1
+             and m.dilation == (1, 1) and m.stride[0] == m.stride[1] and m.padding[0] == m.padding[1]]
+    for name, conv in convs[1:]:
         if conv.out_channels % alpha:
             raise ValueError(
                 f"alpha={alpha} does not divide the {conv.out_channels} output channels of conv '{name}'"
             )
         replacement = SCFusionConv(conv.in_channels, conv.out_channels, alpha, add, inverse,
-                                   conv.kernel_size[0], conv.stride[0], conv.padding[0])
+                                   3, conv.stride[0], conv.padding[0])
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, replacement)

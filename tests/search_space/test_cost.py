@@ -81,7 +81,7 @@ def test_masked_taps_stay_zero_and_cover_the_field():
 
 
 def test_breakdown_sums_and_hcnn_head():
-    spec = ArchSpec(backbone="plain", width=16, depth=1,
+    spec = ArchSpec(backbone="plain", width=16, depth=1, side_channels=32,
                     combination="cl", cl_layers=2, cl_width=64, partner_backbone="vgg", partner_width=16, partner_depth=1)
     cost = spec_cost(spec, C, 1, 28)
     model = build_model(spec, C, 1, 28)

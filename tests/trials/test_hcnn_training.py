@@ -10,7 +10,7 @@ from trials.config import TrainingConfig
 from trials.data import DataConfig, load_data
 from trials.train import PARTNER_SEED_OFFSET, train_spec
 
-BASE = dict(backbone="plain", width=8, depth=1, partner_backbone="resnet", partner_width=8,
+BASE = dict(backbone="plain", width=8, depth=1, side_channels=16, partner_backbone="resnet", partner_width=8,
             partner_depth=1)
 
 
