@@ -167,10 +167,10 @@ def test_a_storage_file_deleted_mid_search_stops_it_with_an_error(tmp_path) -> N
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
-    """A real 1 MiB tmpfs (root only); skipped where mounting is not allowed."""
+    """A real 8 MiB tmpfs (root only; room for the study until the test fills it); skipped where mounting is not allowed."""
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
