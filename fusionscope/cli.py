@@ -80,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # a search's own handler takes over once trials run; this is the moment before
-        print(INTERRUPTED_LINE, file=sys.stderr)
+        words = list(sys.argv[1:] if argv is None else argv)
+        running = words[:1] in (["search"], ["ablate"])
+        print(INTERRUPTED_LINE if running else "error: stopped by SIGINT (Ctrl-C)", file=sys.stderr)
         return 130
 
 

@@ -137,6 +137,8 @@ def test_killed_ray_worker_is_retried(tiny_config, tmp_path):
     assert proc.returncode == 0, err[-2000:]
     trials = trials_of(url, study)
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3  # the killed trial was retried
+    # the search's own lines only (issue #20 item 13): no "The actor is dead" or (raylet) traceback
+    assert "Traceback" not in err and "actor" not in err.lower() and "(raylet)" not in err, err[-3000:]
 
 
 def test_relative_data_root_reaches_the_ray_workers(tmp_path, monkeypatch):

@@ -167,10 +167,10 @@ def test_a_storage_file_deleted_mid_search_stops_it_with_an_error(tmp_path) -> N
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
-    """A real 1 MiB tmpfs (root only); skipped where mounting is not allowed."""
+    """A real 8 MiB tmpfs (root only; room for the study until the test fills it); skipped where mounting is not allowed."""
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
@@ -464,3 +464,63 @@ def test_the_progress_line_counts_a_trial_as_running_as_soon_as_it_starts(tmp_pa
         running = sum(t.state == TrialState.RUNNING for t in study.get_trials())
         assert running == n and f"running={n}" in bar.bar.postfix, bar.bar.postfix
     bar.bar.close()
+
+
+# --- 14: the Ray processes a SIGKILLed driver left behind -----------------------------------------
+@pytest.mark.slow
+def test_the_ray_of_a_sigkilled_driver_is_reaped_and_no_other(tmp_path) -> None:
+    import json
+
+    import psutil
+
+    from trials.running.search import _drivers_dir, reap_orphaned_ray
+
+    path, url = tiny(tmp_path, budget={"trials": 2, "epochs": 30})
+    proc = start_search(path, tmp_path)
+    record_file = _drivers_dir() / f"{proc.pid}.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and "RUNNING" not in trial_states_or_none(url):
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.5)
+    assert record_file.is_file(), "the driver did not record its Ray processes"
+    recorded = [tuple(p) for p in json.loads(record_file.read_text())["processes"]]
+    assert recorded
+    # another driver, alive, with a process of its own: never touched
+    other_driver = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    other_ray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    other = _drivers_dir() / f"{other_driver.pid}.json"
+    other.write_text(json.dumps({"driver": [other_driver.pid, psutil.Process(other_driver.pid).create_time()],
+                                 "processes": [[other_ray.pid, psutil.Process(other_ray.pid).create_time()]]}))
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        time.sleep(3)
+        left = [pid for pid, _t in recorded if psutil.pid_exists(pid)
+                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        assert reap_orphaned_ray() == len(left)
+        time.sleep(1)
+        assert not [pid for pid in left if psutil.pid_exists(pid)
+                    and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE], "orphaned Ray processes are alive"
+        assert not record_file.exists()
+        assert other_ray.poll() is None and other.exists(), "another driver's Ray was touched"
+    finally:
+        for p in (other_driver, other_ray):
+            p.kill()
+            p.wait()
+        other.unlink(missing_ok=True)
+        os.killpg(proc.pid, signal.SIGKILL) if _group_alive(proc.pid) else None
+
+
+def trial_states_or_none(url: str) -> list[str]:
+    try:
+        return trial_states(url, "tiny")
+    except Exception:
+        return []
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except OSError:
+        return False

@@ -86,6 +86,11 @@ def _quiet(verbose: bool, local: bool) -> None:
 
     for name in ("ray", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Tune's own error reports of what the search records itself: a trial whose worker died ("The
+    # actor is dead ...", retried, then FAIL with the reason) and TensorboardX failing on an odd
+    # hparam value (TensorBoard files are not the record); --verbose shows them
+    for name in ("ray.tune.execution", "ray.tune.logger", "ray.tune.logger.tensorboardx", "ray.air.execution"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @dataclasses.dataclass
@@ -138,6 +143,78 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise StudyError(f"cannot reach the Ray cluster at {address!r}: {err}") from None
 
 
+def _drivers_dir() -> Path:
+    """Where a driver records the Ray processes it started (one small JSON file per driver)."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"fusionscope-ray-drivers-{os.getuid()}"
+
+
+def _record_ray_processes() -> None:
+    """Write down the processes of the local Ray this driver just started (gcs, raylet, the
+    dashboard and runtime-env agents, prestarted workers), with their start times, so that if
+    this driver is SIGKILLed the next search on this machine can stop exactly these; removed
+    again when the driver ends any other way."""
+    import atexit
+    import json
+
+    import psutil
+
+    me = psutil.Process()
+    procs = [(p.pid, p.create_time()) for p in me.children(recursive=True)]
+    folder = _drivers_dir()
+    with contextlib.suppress(OSError):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / f"{me.pid}.json"
+        path.write_text(json.dumps({"driver": [me.pid, me.create_time()], "processes": procs}))
+        atexit.register(lambda: path.unlink(missing_ok=True))
+
+
+def reap_orphaned_ray() -> int:
+    """Stop the Ray processes recorded by drivers of this user that were killed (their process is
+    gone, or its pid now belongs to another process): only the recorded pids whose start time
+    still matches, so another driver's Ray, running or not, is never touched.  Returns how many."""
+    import json
+
+    import psutil
+
+    stopped = 0
+    folder = _drivers_dir()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            facts = json.loads(path.read_text())
+            pid, started = facts["driver"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if _alive(pid, started):
+            continue  # a live driver: its Ray is in use
+        victims = []
+        for pid_, started_ in facts.get("processes", []):
+            if _alive(pid_, started_):
+                with contextlib.suppress(psutil.Error):
+                    victims.append(psutil.Process(pid_))
+        for proc in victims:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+        _gone, alive = psutil.wait_procs(victims, timeout=5)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        stopped += len(victims)
+        path.unlink(missing_ok=True)
+    return stopped
+
+
+def _alive(pid: int, started: float) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return abs(proc.create_time() - started) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def start_ray(address: str | None = None) -> None:
     """Start (or join, with ``address``) Ray as searches need it, unless it already runs.
 
@@ -158,8 +235,15 @@ def start_ray(address: str | None = None) -> None:
     try:
         local = {} if address else {"num_cpus": os.cpu_count(),
                                     "_system_config": {"preload_python_modules": list(WORKER_PRELOAD)}}
+        if not address:
+            stopped = reap_orphaned_ray()
+            if stopped:
+                print(f"stopped {stopped} Ray processes left behind by an earlier fusionscope search that was killed",
+                      file=sys.stderr, flush=True)
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
                  **local)
+        if not address:
+            _record_ray_processes()
     except (ConnectionError, RuntimeError, ValueError) as err:
         if not address:
             raise StudyError(f"cannot start Ray on this machine: {_first(err)} (its memory limit, `ulimit -v`, "

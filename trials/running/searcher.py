@@ -30,6 +30,8 @@ from trials.record.storage import STORAGE_ERRORS, STORAGE_RETRY_S, StorageWatch,
 from trials.running.study import GRACE_S, INTERRUPTED_REASON, driver_id, fail_stale, finished_count, interrupted_to_rerun
 
 MAX_DUPLICATES_IN_A_ROW = 200
+#: how long a trial waits for the lower-numbered running trials to write their spec keys (``_spec_done``)
+CLAIM_WAIT_S = 5.0
 #: repeated proposals in a row after which the searcher looks at what is left of the space itself:
 #: it queues a design nobody has tried, or, when none is left, says the space is exhausted and stops
 REPEATS_BEFORE_LOOKING = 3
@@ -159,17 +161,35 @@ class StudySearcher(Searcher):
 
     def _spec_done(self, key: str, asking: int) -> int | None:
         """A trial that already has this spec and one of these seeds: finished, or running (here or in
-        another driver).  Of two running trials that took the same spec at the same moment, the lower
-        number keeps it."""
+        another driver).
+
+        The claim is made atomic by an order, not a lock: every trial writes its spec key before
+        it checks, and of two running trials with one key the lower number keeps the spec.  That
+        rule holds only if the lower one's key is visible when the higher one checks, so the check
+        waits (at most ``CLAIM_WAIT_S``) until every lower-numbered running trial has written its
+        key: sampling takes milliseconds; a driver that died mid-sample is not waited for longer.
+        (Four drivers once trained one spec twice: trial 17 checked before trial 15 had written
+        its key, and 15 then saw 17 as the higher number and kept the spec too.)  The trials are
+        read from the RDB storage itself, past the study's cache (``_CachedStorage._backend``,
+        private: the cache only re-reads trials newer than the last finished one it saw, so a
+        slow driver's earlier trial can stay invisible to it)."""
+        storage = getattr(self.study._storage, "_backend", self.study._storage)
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-        for t in self.study.get_trials(deepcopy=False, states=states):
-            if t.number == asking or t.user_attrs.get(record.SPEC_KEY) != key or record.DUPLICATE_OF in t.user_attrs:
-                continue
-            if not self._same_seeds(t):
-                continue
-            if t.state != TrialState.RUNNING or t.number < asking:
-                return t.number
-        return None
+        deadline = time.monotonic() + CLAIM_WAIT_S
+        while True:
+            unsampled = False
+            for t in storage.get_all_trials(self.study._study_id, deepcopy=False, states=states):
+                if t.number == asking or record.DUPLICATE_OF in t.user_attrs:
+                    continue
+                have = t.user_attrs.get(record.SPEC_KEY)
+                if have is None:
+                    unsampled |= t.state == TrialState.RUNNING and t.number < asking
+                    continue
+                if have == key and self._same_seeds(t) and (t.state != TrialState.RUNNING or t.number < asking):
+                    return t.number
+            if not unsampled or time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
 
     def _over_limits(self, trial: optuna.trial.Trial, spec: Any, cost: Any) -> bool:
         """``constraints:``: tell the sampler this design's constraint values (Optuna's
