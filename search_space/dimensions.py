@@ -179,7 +179,8 @@ BACKBONE_NOTES = {
     "cfn": "CFN's CIFAR net (§4.1, Fig. 4): 3×3 convs 96, 96, 192, max pool, 192, 192, max pool, 192, then the "
            "1×1 conv to K (default 192), GAP, FC; one BN shift per channel and no BN scale (1,286,698 params on "
            "CIFAR-10: Table 1's 1.287M; side branches 74,112: its 0.074M)",
-    "resnet32": "CIFAR ResNet-32 (scFusion Table 3): 16-channel 3×3 stem, 3 stages × 5 basic blocks, 16-32-64",
+    "resnet32": "CIFAR ResNet-32 (scFusion Table 3): 16-channel 3×3 stem, 3 stages × 5 basic blocks, 16-32-64, "
+                "1×1 projection shortcuts; α > 1 replaces all its convs, as scFusion §4.1.1 on CIFAR",
     "resnet18": "CIFAR ResNet-18 (SCFF): 64-channel 3×3 stem, 4 stages × 2 basic blocks, 64-128-256-512",
 }
 
@@ -291,7 +292,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
               when="fusion_site='pyramid'"),
     Dimension("alpha", "choice", (1, 2, 4, 8), 1, "α sparsity (scFusion)", "scFusion §3.3, §4.1.3",
               "1: regular kernels; 2, 4, 8: every 3×3 and 5×5 conv after the network's first conv (which stays "
-              "dense, whatever its kernel) becomes an scFusion module with n = C_out/α base kernels per SC kernel"),
+              "dense, whatever its kernel; scFusion §4.1.3) becomes an scFusion module with n = C_out/α base kernels per SC "
+              "kernel (on `resnet32` every conv, §4.1.1); a network with no such conv is an error"),
     Dimension("sc_add", "bool", (True, False), True, "SC addition (scFusion)", "scFusion §3.2, Fig. 7",
               "pairwise addition of the two SC responses", applies=lambda p: p.get("alpha", 1) > 1,
               when="alpha > 1"),

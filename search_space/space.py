@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Iterator, Mapping
 
-from search_space.dimensions import (BY_NAME, DIMENSIONS, SpecError, default_space, format_branches,
-                                     parse_branches, side_stage_sets)
+from search_space.dimensions import (BY_NAME, DIMENSIONS, FIXED_STAGES, SIZED_BACKBONES, SpecError, default_space,
+                                     format_branches, parse_branches, side_stage_sets)
 from search_space.spec import ArchSpec
 
 #: The default space: every choice of the four papers at sizes that train on a CPU.
@@ -54,17 +54,19 @@ class SearchSpace:
             if not values:
                 raise SpecError(f"space key {key!r} has no values")
             choices[key] = values
-        choices["branches"] = _branch_choices(choices["branches"], max(choices["stages"]))
+        explicit = choices["branches"] != ("all",)
+        choices["branches"] = _branch_choices(choices["branches"], _most_stages(choices))
         space = cls(choices)
-        space._validate()
+        space._validate(explicit)
         for key in config or {}:
             if not _ever_applies(choices, key):
                 raise SpecError(f"space key {key!r} applies only with {BY_NAME[key].when}, which no candidate of "
                                 "this space has: drop the key or change the dimensions it depends on")
         return space
 
-    def _validate(self) -> None:
-        """Each value must be legal for its dimension; errors name key and value."""
+    def _validate(self, explicit_branches: bool = True) -> None:
+        """Each value must be legal for its dimension; errors name key and value.  Branch sets the
+        config lists must fit every backbone of the space ("all" offers each candidate its own)."""
         for key, values in self.choices.items():
             if len(set(values)) != len(values):
                 raise SpecError(f"space key {key!r} lists a value twice: {list(values)}")
@@ -81,10 +83,10 @@ class SearchSpace:
             if not parse_branches(value):
                 raise SpecError(f"space key 'branches' lists {value!r}: a fusion needs at least one side branch "
                                 "(fusion 'none' is the baseline without side branches)")
-            for stages in self.choices["stages"]:
+            for where, stages in _stage_counts(self.choices) if explicit_branches else ():
                 if any(b >= stages for b in parse_branches(value)):
                     raise SpecError(
-                        f"branches={value!r}: stages={stages} has side-branch stages 1..{stages - 1}")
+                        f"branches={value!r}: {where} has side-branch stages 1..{stages - 1}")
 
     # --- walking the space ---------------------------------------------------------
     def sample(self, trial: Any) -> ArchSpec:
@@ -105,6 +107,17 @@ class SearchSpace:
 
     def size(self) -> int:
         return len(self.grid())
+
+
+def _stage_counts(c: Mapping[str, tuple]) -> list[tuple[str, int]]:
+    """(where, stages) for every stage count a backbone of the space can have (a ``tv:`` trunk's
+    is known once it is built: its branches are checked then)."""
+    counts = [(f"stages={n}", n) for n in c["stages"]] if any(b in SIZED_BACKBONES for b in c["backbone"]) else []
+    return counts + [(f"backbone={b!r}", FIXED_STAGES[b]) for b in c["backbone"] if b in FIXED_STAGES]
+
+
+def _most_stages(c: Mapping[str, tuple]) -> int:
+    return max([n for _, n in _stage_counts(c)] or [max(c["stages"])])
 
 
 def _branch_choices(values: tuple, max_stages: int) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ CPU_TOGETHER_FASTER: dict[tuple[int, int], bool] = {
 }
 
 
-def choose_mode(width: int, threads: int, device: torch.device | str = "cpu") -> str:
+def choose_mode(width: int | None, threads: int, device: torch.device | str = "cpu") -> str:
     """``"together"`` or ``"sequential"`` for R replicates of a net of ``width`` on ``device``.
 
     The rule (from ``benchmarks/results/replicates.json``): on CUDA, together (small nets are
@@ -58,6 +58,8 @@ def choose_mode(width: int, threads: int, device: torch.device | str = "cpu") ->
     """
     if torch.device(device).type == "cuda":
         return "together"
+    if width is None:  # a network fixed by its paper or by torchvision (no width): never measured together
+        return "sequential"
     for (w, t), faster in sorted(CPU_TOGETHER_FASTER.items()):
         if t == threads and width <= w:
             return "together" if faster else "sequential"

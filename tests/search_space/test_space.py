@@ -83,3 +83,15 @@ def test_a_dimension_that_applies_to_some_candidates_is_fine():
     SearchSpace.from_config({"fusion": ["none", "lc"], "strategy": "eplf"})  # eplf where lc
     SearchSpace.from_config({"backbone": ["plain", "cfn"], "width": 16})  # width where plain
     SearchSpace.from_config({"backbone": "vgg", "side_channels": 32})  # a plain HCNN partner's K
+
+
+def test_side_branch_sets_follow_each_backbones_stages():
+    grid = SearchSpace.from_config({"backbone": ["plain", "resnet18"], "width": 8, "depth": 1,
+                                    "fusion_site": "gap", "fusion": "sum", "combination": "single",
+                                    "alpha": 1}).grid()
+    assert {s.branches for s in grid if s.backbone == "plain"} == {(1,), (2,), (1, 2)}
+    assert (1, 2, 3) in {s.branches for s in grid if s.backbone == "resnet18"}  # four stages
+    with pytest.raises(SpecError, match="branches='1,2,3': stages=3 has side-branch stages 1..2"):
+        SearchSpace.from_config({"backbone": ["plain", "resnet18"], "fusion": "sum", "branches": "1,2,3"})
+    with pytest.raises(SpecError, match="backbone='cfn' has side-branch stages 1..2"):
+        SearchSpace.from_config({"backbone": "cfn", "fusion": "sum", "branches": "1,3"})
