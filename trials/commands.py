@@ -138,6 +138,7 @@ def show_ablation(config: Any, args: argparse.Namespace, note: str | None) -> st
     import yaml
 
     from search_space.cost import spec_cost
+    from search_space.spec import SpecError
     from trials.data import data_shape
 
     classes, channels, size = data_shape(config.data)
@@ -150,8 +151,12 @@ def show_ablation(config: Any, args: argparse.Namespace, note: str | None) -> st
     lines.append(f"# designs: {len(specs)} specs x {config.training.replicates} replicates, "
                  f"cost per {channels}x{size}x{size} image, {classes} classes")
     for i, spec in enumerate(specs, 1):
-        cost = spec_cost(spec, classes, channels, size)
         shown = ", ".join(f"{k}={v}" for k, v in spec.to_params().items())
+        try:  # as the search records it: a design that cannot be built is a FAIL trial, not a crash
+            cost = spec_cost(spec, classes, channels, size)
+        except (SpecError, RuntimeError, ValueError) as err:
+            lines.append(f"#  {i:2d}. cannot be built ({type(err).__name__}: {str(err).splitlines()[0]})  {shown}")
+            continue
         lines.append(f"#  {i:2d}. params {cost.params:>11,}  MACs {cost.macs:>15,}  {shown}")
     return "\n".join(lines)
 

@@ -327,7 +327,9 @@ def paper_data(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     missing = [f for f in files if not (root / folder / f).is_file()]
     if not missing:
         return raw, f"data: {dataset} from {root / folder}"
-    out = {**raw, "data": {**data, **FALLBACK_DATA}}
+    # an image_size the user set (--set data.image_size=...) is kept; the CIFAR root is not Fashion-MNIST's
+    out = {**raw, "data": {**data, **FALLBACK_DATA, **({"image_size": data["image_size"]}
+                                                       if data.get("image_size") else {})}}
     return out, (f"data: no {dataset} files in {root / folder} (missing {', '.join(missing)}); running the full "
                  "Fashion-MNIST at 32x32 instead (set data.root to the folder that holds "
                  f"{folder}/ for the paper's data)")

@@ -136,6 +136,15 @@ def test_paper_data_keeps_cifar_when_its_files_are_there_else_full_fashion_mnist
     kept, note = paper_data({**raw, "data": {**raw["data"], "root": str(tmp_path)}})
     assert kept["data"]["dataset"] == "cifar10" and "cifar10 from" in note
     config_mod.from_dict(fallback)  # the stand-in is a valid config
+    sized, _ = paper_data({**raw, "data": {**raw["data"], "root": str(tmp_path / "nothing"), "image_size": 64}})
+    assert sized["data"]["image_size"] == 64  # what the user set stays
+
+
+def test_show_marks_a_design_that_cannot_be_built_instead_of_crashing():
+    code, text = _cli("ablate", "--preset", "scfusion-parts", "--scale", "paper", "--show",
+                      "--set", "data.image_size=8")  # VGG-16's fifth pooling has nothing left to pool
+    assert code == 0
+    assert len(re.findall(r"#\s+\d+\. cannot be built \(RuntimeError", text)) == 4
 
 
 def test_readme_has_the_generated_preset_table():
