@@ -9,7 +9,9 @@ so adding a fusion op is its module, one line here and one test.
 Torch-free on purpose: ``analysis`` and the CLI use ``ArchSpec`` without paying for torch.
 
 Order matters: dimensions are decided (and validated) in the order listed, and ``applies``
-may only look at dimensions listed before it.
+may only look at dimensions listed before it, and only at closed ones (choices, booleans,
+backbones): whether a dimension applies never depends on an integer or a branch set, which
+lets ``space.py`` find out cheaply whether a space key can apply at all.
 """
 
 from __future__ import annotations
@@ -292,8 +294,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
               when="fusion_site='pyramid'"),
     Dimension("alpha", "choice", (1, 2, 4, 8), 1, "α sparsity (scFusion)", "scFusion §3.3, §4.1.3",
               "1: regular kernels; 2, 4, 8: every 3×3 and 5×5 conv after the network's first conv (which stays "
-              "dense, whatever its kernel; scFusion §4.1.3) becomes an scFusion module with n = C_out/α base kernels per SC "
-              "kernel (on `resnet32` every conv, §4.1.1); a network with no such conv is an error"),
+              "dense, whatever its kernel; scFusion §4.1.3) becomes an scFusion module with n = C_out/α base "
+              "kernels per SC kernel (on `resnet32` every conv, §4.1.1); a network with no such conv is an error"),
     Dimension("sc_add", "bool", (True, False), True, "SC addition (scFusion)", "scFusion §3.2, Fig. 7",
               "pairwise addition of the two SC responses", applies=lambda p: p.get("alpha", 1) > 1,
               when="alpha > 1"),

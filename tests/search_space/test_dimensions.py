@@ -103,3 +103,18 @@ def test_new_merges_cost_what_they_compute(merge):
         assert cost.params - add.params == 2 * c * c + 2 * c
         assert cost.macs - add.macs == 2 * c * c * hw
     assert sum(p.numel() for p in build_model(spec, 10, 1, 28).parameters()) == cost.params
+
+
+def test_whether_a_dimension_applies_never_depends_on_an_integer_or_a_branch_set():
+    """The rule ``SearchSpace.from_config`` relies on to tell cheaply whether a space key can apply."""
+    from search_space.space import SearchSpace
+
+    specs = SearchSpace.from_config({"width": 8, "depth": 1, "backbone": ["plain", "vgg", "cfn"],
+                                     "alpha": [1, 2], "cl_width": 16, "partner_width": 8}).grid()
+    open_kinds = [d.name for d in DIMENSIONS if d.kind in ("int", "branches")]
+    for spec in specs[::7]:
+        params = spec.to_params()
+        for i, dim in enumerate(DIMENSIONS):
+            before = {k: v for k, v in params.items() if k in {d.name for d in DIMENSIONS[:i]}}
+            changed = {k: (v + 1 if isinstance(v, int) else "1") for k, v in before.items() if k in open_kinds}
+            assert dim.applies(before) == dim.applies({**before, **changed}), (dim.name, params)

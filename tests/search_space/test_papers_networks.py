@@ -94,3 +94,20 @@ def test_tv_resnet18_is_torchvisions_published_cost(capsys):
     out = cost_command("backbone=tv:resnet18", "--classes", "1000", "--image-size", "224", "--in-channels", "3",
                        capsys=capsys)
     assert out["params"] == 11_689_512 and round(out["macs"] / 1e9, 3) == 1.814
+
+
+@pytest.mark.parametrize("kw", [
+    dict(backbone="cfn", fusion_site="pyramid", merge="add"),
+    dict(backbone="resnet32", fusion_site="pyramid", downsample="conv1x1", merge="sk_softmax"),
+    dict(backbone="cfn", fusion="lc", strategy="eplf", alpha=4),
+    dict(backbone="cfn", combination="cl", cl_layers=2, partner_backbone="resnet32"),
+], ids=["cfn-pyramid", "resnet32-pyramid", "cfn-eplf-alpha4", "cfn-resnet32-2cl"])
+def test_papers_networks_take_every_fusion_site_and_combination(kw):
+    import torch
+
+    model = build_model(ArchSpec(**kw), **CIFAR)
+    out = model(torch.randn(2, 3, 32, 32))
+    out.sum().backward()
+    assert out.shape == (2, 10)
+    if kw.get("combination") == "cl":  # HCNN §2.2: cfn gives up its classifier and its 1x1 conv
+        assert model.nets[0].feature_dim == 192 and model.nets[1].feature_dim == 64
