@@ -129,18 +129,70 @@ def cmd_search(args: argparse.Namespace) -> int:
     return _run(config, args)
 
 
-def cmd_ablate(args: argparse.Namespace) -> int:
+def ablate_config(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The checked config ``ablate`` runs for these arguments, and the paper scale's data note."""
     from trials import config as config_mod
-    from trials.presets import apply_overrides, preset_config
+    from trials.presets import apply_overrides, paper_data, preset_config
 
-    raw = apply_overrides(preset_config(args.preset, args.replicates, args.epochs, args.subset), args.set)
-    config = _override(config_mod.from_dict(raw), args)
+    raw = apply_overrides(preset_config(args.preset, args.scale, args.replicates, args.epochs, args.subset), args.set)
+    note = None
+    if args.scale == "paper":
+        raw, note = paper_data(raw)
+    return _override(config_mod.from_dict(raw), args), note
+
+
+def _yaml_ready(value: Any) -> Any:
+    """Tuples as lists, so ``yaml.safe_dump`` writes what ``from_dict`` reads back."""
+    if isinstance(value, dict):
+        return {k: _yaml_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_yaml_ready(v) for v in value]
+    return value
+
+
+def show_ablation(config: Any, args: argparse.Namespace, note: str | None) -> str:
+    """The complete config as YAML (``trials.config.from_dict`` reads it back), then the designs with
+    their params and MACs as YAML comments; nothing is trained or written."""
+    import yaml
+
+    from search_space.cost import spec_cost
+    from search_space.spec import SpecError
+    from trials.data import data_shape
+
+    classes, channels, size = data_shape(config.data)
+    specs = config.search_space().grid()
+    lines = [f"# fusionscope ablate --preset {args.preset} --scale {args.scale}: the config it would run "
+             "(fusionscope search --config FILE runs the same)"]
+    if note:
+        lines.append(f"# {note}")
+    lines.append(yaml.safe_dump(_yaml_ready(config.to_dict()), sort_keys=False, allow_unicode=True).rstrip())
+    lines.append(f"# designs: {len(specs)} specs x {config.training.replicates} replicates, "
+                 f"cost per {channels}x{size}x{size} image, {classes} classes")
+    for i, spec in enumerate(specs, 1):
+        shown = ", ".join(f"{k}={v}" for k, v in spec.to_params().items())
+        try:  # as the search records it: a design that cannot be built is a FAIL trial, not a crash
+            cost = spec_cost(spec, classes, channels, size)
+        except (SpecError, RuntimeError, ValueError) as err:
+            lines.append(f"#  {i:2d}. cannot be built ({type(err).__name__}: {str(err).splitlines()[0]})  {shown}")
+            continue
+        lines.append(f"#  {i:2d}. params {cost.params:>11,}  MACs {cost.macs:>15,}  {shown}")
+    return "\n".join(lines)
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    config, note = ablate_config(args)
+    if args.show:
+        print(show_ablation(config, args, note))
+        return 0
+    if note:
+        print(note)
     if getattr(args, "until_clear", False):
         return _until_clear(config, args)
     for option, value in (("--max-replicates", args.max_replicates), ("--margin", args.margin)):
         if value is not None:
             raise FusionscopeError(f"{option} applies to --until-clear only; add --until-clear or drop {option}")
-    print(f"ablation {args.preset}: {len(config.search_space().grid())} specs x {config.training.replicates} replicates")
+    print(f"ablation {args.preset} (--scale {args.scale}): {len(config.search_space().grid())} specs x "
+          f"{config.training.replicates} replicates x {config.budget.epochs} epochs")
     return _run(config, args)
 
 
@@ -259,7 +311,7 @@ def positive_float(text: str) -> float:
 def register(sub: argparse._SubParsersAction, write_report: ReportWriter, judge: Any = None) -> None:
     """Add search, ablate, export and dashboard; ``write_report`` serves ``--report DIR``, ``judge``
     (``trials.running.until_clear.Judge``) ``ablate --until-clear``."""
-    from trials.presets import DEFAULT_EPOCHS, DEFAULT_REPLICATES, DEFAULT_SUBSET, PRESETS
+    from trials.presets import DEFAULT_EPOCHS, DEFAULT_REPLICATES, DEFAULT_SUBSET, PRESETS, SCALES
     from trials.running.until_clear import DEFAULT_MARGIN, DEFAULT_MAX_REPLICATES
 
     def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -283,13 +335,19 @@ def register(sub: argparse._SubParsersAction, write_report: ReportWriter, judge:
     p = sub.add_parser("ablate", help="run a ready-made ablation that mirrors a paper's table",
                        description="Presets: " + "; ".join(f"{k}: {v['about']}" for k, v in PRESETS.items()))
     p.add_argument("--preset", required=True, choices=sorted(PRESETS), help="which ablation to run")
-    p.add_argument("--replicates", type=positive_int, default=DEFAULT_REPLICATES,
-                   help=f"seeds per spec (default {DEFAULT_REPLICATES})")
-    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
+    p.add_argument("--scale", choices=SCALES, default="cpu",
+                   help="cpu (default): small nets on a Fashion-MNIST subset; paper: the paper's network, recipe, "
+                        "data (CIFAR when its files are under data.root, else all of Fashion-MNIST) and seeds")
+    p.add_argument("--show", action="store_true",
+                   help="print the complete config as YAML and the designs with their params and MACs; train nothing")
+    p.add_argument("--replicates", type=positive_int, default=None,
+                   help=f"seeds per spec (default {DEFAULT_REPLICATES}; at --scale paper enough to resolve the "
+                        "paper's effect)")
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help=f"training epochs per trial (default {DEFAULT_EPOCHS}: where the reference design has "
-                        "stopped rising, benchmarks/preset_budget.py)")
-    p.add_argument("--subset", type=positive_int, default=DEFAULT_SUBSET,
-                   help=f"Fashion-MNIST training images (default {DEFAULT_SUBSET})")
+                        "stopped rising, benchmarks/preset_budget.py; at --scale paper the paper's)")
+    p.add_argument("--subset", type=positive_int, default=None,
+                   help=f"training images (default {DEFAULT_SUBSET} Fashion-MNIST images; at --scale paper all)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override the space (width=32) or a section (training.lr=0.1, data.subset=8000); repeatable")
     p.add_argument("--until-clear", action="store_true",

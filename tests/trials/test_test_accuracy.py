@@ -11,7 +11,8 @@ import torch
 from search_space.spec import ArchSpec
 from trials import record
 from trials.config import TrainingConfig, from_dict
-from trials.data import DataConfig, load_data, load_test
+from trials.checked import ConfigError
+from trials.data import DataConfig, DataError, load_data, load_test
 from trials.running.protocol import FINAL_RECORDED, TrialReport
 from trials.training.replicates import train_together
 from trials.training.train import evaluate, train_spec
@@ -70,3 +71,16 @@ def test_the_report_field_is_recorded_under_the_records_name():
     report = TrialReport(epochs_done=1, accuracy=0.5, node_id="n", hostname="h", device="cpu", pid=1,
                          test_accuracy_replicates=[0.4, 0.6])
     assert TrialReport.from_result(report.to_dict()).test_accuracy_replicates == [0.4, 0.6]
+
+
+def test_a_test_subset_is_a_seeded_part_of_the_same_split(data):
+    small = load_data(dataclasses.replace(CFG, test_subset=200))
+    assert small.x_test.shape[0] == 200 and torch.equal(small.x_train, data.x_train)
+    rows = {tuple(r.flatten()[:50].tolist()) for r in data.x_test}
+    assert all(tuple(r.flatten()[:50].tolist()) in rows for r in small.x_test)  # images of the full split
+    again = load_data(dataclasses.replace(CFG, test_subset=200))
+    assert torch.equal(again.x_test, small.x_test) and torch.equal(again.y_test, small.y_test)
+    with pytest.raises(DataError, match="test_subset 20000 is larger than its 10000 test images"):
+        load_data(dataclasses.replace(CFG, test_subset=20_000))
+    with pytest.raises(ConfigError, match="data.test_subset=0: must be at least 1"):
+        DataConfig(test_subset=0)

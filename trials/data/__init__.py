@@ -61,6 +61,8 @@ class DataConfig(Checked):
     # also load the official test split, so every design's test accuracy at its last epoch is
     # recorded (test_accuracy_replicates) for ablations; never an objective, never seen by a sampler
     test_accuracy: bool = False
+    # evaluate on this many test images (a seeded subset, for quick checks); None: the whole split
+    test_subset: int | None = bounded(None, min=1)  # test images drawn from the test split (seeded)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -134,6 +136,19 @@ def load_data(cfg: DataConfig) -> TensorData:
     )
 
 
+#: (classes, channels, image size) of the built-in data sets, known without reading their files
+SHAPES = {"fashion-mnist": (10, 1, 28), "cifar10": (10, 3, 32), "cifar100": (100, 3, 32)}
+
+
+def data_shape(cfg: DataConfig) -> tuple[int, int, int]:
+    """(classes, channels, image size) that models for ``cfg`` are built for; an image folder is read."""
+    if cfg.dataset in SHAPES:
+        classes, channels, size = SHAPES[cfg.dataset]
+        return classes, channels, cfg.image_size or size
+    data = load_data(cfg)
+    return data.num_classes, data.in_channels, data.image_size
+
+
 def load_test(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """The official test split, normalised exactly as ``load_data(cfg)`` normalises training.
 
@@ -150,16 +165,22 @@ def load_test(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _test_split(cfg: DataConfig, x_train: torch.Tensor, mean: torch.Tensor,
                 std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The whole test split, shaped like ``x_train`` and normalised with its statistics."""
+    """The test split (``cfg.test_subset`` of it, seeded), shaped like ``x_train``, normalised with its statistics."""
     raw_test = _raw(cfg, "test")
-    x_test = _to_float(raw_test, torch.arange(len(raw_test.labels)), cfg.image_size)
+    n = len(raw_test.labels)
+    idx = torch.arange(n)
+    if cfg.test_subset is not None:
+        if cfg.test_subset > n:
+            raise DataError(f"{cfg.dataset}: test_subset {cfg.test_subset} is larger than its {n} test images")
+        idx = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:cfg.test_subset]
+    x_test = _to_float(raw_test, idx, cfg.image_size)
     x_test = _match_channels(cfg, x_test, x_train.shape[1])
     if x_test.shape[2:] != x_train.shape[2:]:
         raise DataError(
             f"{cfg.dataset}: test images are {_hw(x_test)} but training images are {_hw(x_train)}; "
             "set image_size to resize both"
         )
-    return _normalise(x_test, mean, std), raw_test.labels
+    return _normalise(x_test, mean, std), raw_test.labels[idx]
 
 
 # --- augmentation ---------------------------------------------------------------------
