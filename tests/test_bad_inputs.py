@@ -493,7 +493,7 @@ def test_ablate_set_on_a_preset_made_of_several_grids(tmp_path):
     """``ablate --preset hcnn-combination --set width=8`` raised TypeError (its space is a list of grids)."""
     from trials.presets import apply_overrides, preset_config
 
-    raw = preset_config("hcnn-combination", 1, 1, 600)
+    raw = preset_config("hcnn-combination", "cpu", 1, 1, 600)
     out = apply_overrides(raw, ["width=8"])
     assert isinstance(out["space"], list) and all(part["width"] == 8 for part in out["space"])
     assert all("width" not in part or part["width"] != 8 for part in raw["space"])  # the preset is not changed
