@@ -46,7 +46,7 @@ def test_the_schedule_adds_the_first_rounds_seeds_each_round_up_to_the_cap() -> 
 def _preset_config(tmp_path, replicates=2):
     from trials.presets import apply_overrides, preset_config
 
-    raw = apply_overrides(preset_config("cfn-fusion", replicates, 1, 600), ["width=8"])
+    raw = apply_overrides(preset_config("cfn-fusion", "cpu", replicates, 1, 600), ["width=8"])
     raw["storage"] = f"sqlite:///{tmp_path / 'uc.db'}"
     return config_mod.from_dict(raw)
 
