@@ -21,7 +21,7 @@ import yaml
 
 from fusionscope.cli import build_parser, main
 from search_space.spec import ArchSpec
-from tests.trials.conftest import tiny_yaml
+from tests.trials.tiny import tiny_yaml
 from trials import record
 from trials.config import ConfigError, from_dict, load
 

@@ -363,7 +363,7 @@ def apply_overrides(config: dict[str, Any], assignments: Sequence[str]) -> dict[
     return out
 
 
-# --- the README's preset table ----------------------------------------------------------------
+# --- the preset table of docs/presets.md ----------------------------------------------------------------
 def _describe_space(space: Any) -> str:
     parts = space if isinstance(space, list) else [space]
     return " ∪ ".join(", ".join(f"{k}={'/'.join(map(str, v)) if isinstance(v, list) else v}"
@@ -371,7 +371,7 @@ def _describe_space(space: Any) -> str:
                                 or v not in (1, "single")) for p in parts)
 
 
-def readme_rows() -> list[str]:
+def preset_table_rows() -> list[str]:
     """One Markdown row per preset: the claim, what each scale runs, what differs and why."""
     rows = ["| preset | the paper's claim and numbers | `--scale cpu` (default) | `--scale paper` | what still "
             "differs from the paper, and why |", "|---|---|---|---|---|"]
@@ -390,4 +390,4 @@ def readme_rows() -> list[str]:
 
 
 if __name__ == "__main__":
-    print("\n".join(readme_rows()))
+    print("\n".join(preset_table_rows()))

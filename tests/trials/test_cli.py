@@ -39,7 +39,7 @@ def test_cost_command_prints_cfn_breakdown(capsys):
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     """One real search whose records the bad-input tests must leave untouched."""
-    from tests.trials.conftest import tiny_yaml
+    from tests.trials.tiny import tiny_yaml
 
     tmp = tmp_path_factory.mktemp("cli")
     db = tmp / "keep.db"

@@ -17,12 +17,11 @@ def test_limits_moasha_and_replicates_together_in_one_real_search(tiny_config, t
     limit = 1_000_000  # between width 8 (~0.42M MACs) and width 16 (~1.5M) on 28x28x1
     extra = f"""
 constraints: {{max_macs: {limit}}}
+space: {{width: [8, 16]}}
+budget: {{early_stopping: moasha}}
+training: {{replicates: 2, replicates_mode: together}}
 """
     path, url, study = tiny_config(study="levers", trials=8, epochs=3, extra=extra)
-    text = path.read_text()
-    text = text.replace("width: 8", "width: [8, 16]").replace("epochs: 3}", "epochs: 3, early_stopping: moasha}")
-    text = text.replace("replicates: 1}", "replicates: 2, replicates_mode: together}")
-    path.write_text(text)
     config = load(path)
     assert config.budget.scheduler == "moasha" and config.training.replicates_mode == "together"
     run_search(config, progress=False, runs_dir=tmp_path / "runs")
@@ -41,6 +40,7 @@ constraints: {{max_macs: {limit}}}
         assert len(curves) == 2 and all(len(c) == 3 for c in curves) and curves[0] != curves[1]
         assert t.values[1] == spec_cost(ArchSpec.from_params(t.params), 10, 1, 28).macs
     stopped = [t for t in trials if t.state == TrialState.PRUNED and record.EPOCHS_DONE in t.user_attrs]
+    assert stopped, "MOASHA stopped no trial at its rung: the scheduler was not exercised"
     for t in stopped:  # MOASHA stopped these at a rung, before the last epoch
         assert t.user_attrs[record.EPOCHS_DONE] < 3
 

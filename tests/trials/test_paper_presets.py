@@ -19,7 +19,7 @@ from trials import config as config_mod
 from trials import record
 from trials.presets import (
     CIFAR_FILES, MAX_PAPER_SEEDS, PRESETS, RECIPES, SEED_SD_POINTS, paper_data, paper_seeds, preset_config,
-    readme_rows, resolvable_effect, seeds_to_resolve,
+    preset_table_rows, resolvable_effect, seeds_to_resolve,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,10 +147,12 @@ def test_show_marks_a_design_that_cannot_be_built_instead_of_crashing():
     assert len(re.findall(r"#\s+\d+\. cannot be built \(RuntimeError", text)) == 4
 
 
-def test_readme_has_the_generated_preset_table():
+def test_docs_presets_has_the_generated_preset_table():
+    doc = (ROOT / "docs" / "presets.md").read_text()
+    for row in preset_table_rows():
+        assert row in doc, row.split("|")[1]
     readme = (ROOT / "README.md").read_text()
-    for row in readme_rows():
-        assert row in readme, row.split("|")[1]
+    assert all(f"`{name}`" in readme for name in PRESETS)  # the README names every preset
 
 
 @pytest.mark.slow

@@ -205,3 +205,18 @@ def test_a_default_search_prints_only_its_own_lines(tiny_config, tmp_path):
     lines = [line.strip() for line in (out.stdout + out.stderr).replace("\r", "\n").splitlines() if line.strip()]
     assert lines and all(line.startswith(ours) for line in lines), lines
     assert "complete=2" in out.stderr  # the progress line really was printed
+
+
+def test_run_search_works_after_ray_was_imported(tiny_config, tmp_path):
+    """A notebook that imported Ray (or Tune) before calling ``run_search``: Ray reads its auth mode
+    at import, so setting it later made the GCS fail to start ("Failed to start GCS")."""
+    path, url, study = tiny_config(study="imported", trials=1, resources="{cpus_per_trial: 1, concurrent: 1}")
+    code = ("import sys, ray.tune\n"
+            "from trials.config import load\nfrom trials.running.search import run_search\n"
+            "summary = run_search(load(sys.argv[1]), progress=False, runs_dir=sys.argv[2])\n"
+            "print('complete', summary.complete)")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    out = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "runs")], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, env={**env, "RAY_ADDRESS": ""})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "complete 1"

@@ -77,7 +77,10 @@ def _quiet(verbose: bool, local: bool) -> None:
     if verbose:
         return
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the old reporter honours verbose=0: no box, no hints
-    if local:  # token auth is what a new local Ray does anyway; saying so explicitly silences its banner
+    # token auth is what a new local Ray does anyway; saying so explicitly silences its banner.  Ray
+    # reads it when imported: set after that (a notebook that imported Ray first), the driver and the
+    # GCS it starts disagree and Ray fails to start ("Failed to start GCS"), so then it is left alone
+    if local and "ray" not in sys.modules:
         os.environ.setdefault("RAY_AUTH_MODE", "token")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     import logging

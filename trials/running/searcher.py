@@ -145,7 +145,7 @@ class StudySearcher(Searcher):
         if time.monotonic() - self._last_stale_check < GRACE_S / 2:
             return
         self._last_stale_check = time.monotonic()
-        fail_stale(self.study)
+        fail_stale(self.study, alive=self.live_trial_ids())
         queued = {tuple(sorted(p.items())) for p in self.pending}
         self.pending.extend(p for p in interrupted_to_rerun(self.study)
                             if tuple(sorted(p.items())) not in queued and self._wanted(p))
@@ -220,8 +220,12 @@ class StudySearcher(Searcher):
         try:
             self.study.tell(trial, values, state=state)
         except optuna.exceptions.UpdateFinishedTrialError:
-            print(f"trial {trial.number} was ended by another driver while it ran here (its heartbeat "
-                  f"lapsed for over {GRACE_S} s); keeping that record", file=sys.stderr, flush=True)
+            self._ended_elsewhere(trial)
+
+    @staticmethod
+    def _ended_elsewhere(trial: optuna.trial.Trial) -> None:
+        print(f"trial {trial.number} was ended by another driver while it ran here (its heartbeat "
+              f"lapsed for over {GRACE_S} s); keeping that record", file=sys.stderr, flush=True)
 
     def suggest(self, trial_id: str):
         if self.stopping or not self.check_storage():
@@ -302,6 +306,8 @@ class StudySearcher(Searcher):
             self._on_result(trial_id, result)
         except STORAGE_ERRORS as err:
             self.storage_failed(err)
+        except optuna.exceptions.UpdateFinishedTrialError:  # its record stands; nothing more is written
+            self._ended_elsewhere(self.live.pop(trial_id))
 
     def _on_result(self, trial_id: str, result: dict) -> None:
         trial = self.live.get(trial_id)
@@ -316,6 +322,8 @@ class StudySearcher(Searcher):
         while self.failure is None and self.check_storage():
             try:
                 self._complete(trial_id, result, error)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                self._ended_elsewhere(self.live[trial_id])
             except STORAGE_ERRORS as err:
                 if not self.storage_failed(err):
                     break

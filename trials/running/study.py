@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import warnings
+from collections.abc import Collection
 from typing import Any, Callable
 
 import optuna
@@ -171,19 +172,24 @@ def driver_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def fail_stale(study: optuna.Study) -> None:
+def fail_stale(study: optuna.Study, alive: Collection[int] = ()) -> None:
     """Mark FAIL (interrupted) every running trial whose driver is gone, and no other.
 
     Optuna's heartbeat decides for trials of a heartbeat-aware driver.  A running trial with no
     ``driver`` attr for longer than the grace period was asked by an older fusionscope without
-    heartbeats: nothing can be alive to finish it, so it is stale too.  A live trial of another driver is never touched."""
+    heartbeats: nothing can be alive to finish it, so it is stale too.  A live trial of another
+    driver is never touched, and ``alive`` (the storage ids the calling driver is running) never:
+    a driver whose own heartbeat thread was starved past the grace period on a loaded machine is
+    still alive, and failing its own trial would make the result it is about to record unwritable."""
     # Optuna's public ``fail_stale_trials`` sets FAIL first, after which the reason can no longer be
     # written; its stale-trial query is the one we need, so it is called directly.
     for trial_id in study._storage._get_stale_trial_ids(study._study_id):
-        _fail_interrupted(study, trial_id)
+        if trial_id not in alive:
+            _fail_interrupted(study, trial_id)
     old = datetime.datetime.now() - datetime.timedelta(seconds=GRACE_S)
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        if record.DRIVER not in t.user_attrs and t.datetime_start is not None and t.datetime_start < old:
+        if record.DRIVER not in t.user_attrs and t.datetime_start is not None and t.datetime_start < old \
+                and t._trial_id not in alive:
             _fail_interrupted(study, t._trial_id)
 
 

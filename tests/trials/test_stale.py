@@ -1,0 +1,53 @@
+"""A driver never ends its own trials as stale, and a trial ended elsewhere does not crash it.
+
+On a loaded machine a driver's heartbeat thread can be starved past the grace period; the
+driver is still alive.  Before this rule it failed its own running trial as interrupted and
+then crashed writing that trial's next result (``UpdateFinishedTrialError``), losing the search.
+"""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+from optuna.trial import TrialState
+
+from tests.trials.tiny import tiny_mapping
+from trials import config as config_mod
+from trials import record
+from trials.record.storage import GRACE_S
+from trials.running.searcher import StudySearcher
+from trials.running.study import fail_stale, open_study
+
+
+def _study(tmp_path):
+    config = config_mod.from_dict(tiny_mapping(storage=f"sqlite:///{tmp_path / 'stale.db'}"))
+    return config, open_study(config, config.storage_url)
+
+
+def test_fail_stale_spares_the_callers_own_trials_and_fails_the_others(tmp_path) -> None:
+    assert GRACE_S <= 10, "tests/trials/conftest.py sets a short grace period"
+    _, study = _study(tmp_path)
+    mine, theirs = study.ask(), study.ask()
+    for trial in (mine, theirs):
+        trial.set_user_attr(record.DRIVER, "host:1")
+        study._storage.record_heartbeat(trial._trial_id)
+    time.sleep(GRACE_S + 1.5)  # both heartbeats lapse: to Optuna both are stale
+    fail_stale(study, alive=[mine._trial_id])
+    states = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert states[mine.number].state == TrialState.RUNNING
+    assert states[theirs.number].state == TrialState.FAIL and states[theirs.number].user_attrs[record.INTERRUPTED]
+
+
+def test_a_result_for_a_trial_ended_elsewhere_keeps_that_record_and_the_search_going(tmp_path, capsys) -> None:
+    config, study = _study(tmp_path)
+    searcher = StudySearcher(study, config, config.search_space(), [], (10, 1, 28), {}, {}, lambda: None)
+    trial = study.ask()
+    searcher.live["t"] = trial
+    other = optuna.load_study(study_name=config.study, storage=config.storage_url)
+    other.tell(trial.number, state=TrialState.FAIL)  # another driver ended it
+    searcher.on_trial_complete("t", None, error=True)  # must not raise
+    assert "t" not in searcher.live and searcher.failure is None
+    assert "was ended by another driver" in capsys.readouterr().err
+    ended = study.get_trials(deepcopy=False)[trial.number]
+    assert ended.state == TrialState.FAIL and record.ERROR not in ended.user_attrs  # that record, unchanged
