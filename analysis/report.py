@@ -19,7 +19,8 @@ import plotly.graph_objects as go
 import plotly.offline
 
 from analysis.ablation import FactorTable, LevelStats, ablation_tables, pruned_counts
-from analysis.effects import level_key
+from analysis.effects import LackOfFit, level_key
+from analysis.stats import CONFIDENCE
 from analysis.formatting import (
     MACS_CONVENTION,
     format_count,
@@ -294,7 +295,14 @@ def _ablation_sections(report: Report) -> list[Section]:
     )
     if effects.note:
         intro += (f"Model: {effects.note}.",)
+    if effects.n_tests:
+        intro += (f"Adjusted together: {effects.n_tests} contrasts ({effects.adjustment}).",)
+    lack = effects.lack_of_fit
+    if lack is not None:
+        intro += (f"Do the effects add? {lack.note[0].upper()}{lack.note[1:]}.",)
     sections = [Section("Ablation", 2, intro if effects.factors else ("No param took two values.",))]
+    if lack is not None and lack.fires and lack.interaction:
+        sections.append(_interaction_section(lack))
     tables = {t.factor: t for t in report.ablation}
     # test accuracy (data.test_accuracy: ablations record it, never an objective) beside validation
     with_test = any(s.test_accuracy_mean is not None for t in report.ablation for s in t.levels)
@@ -337,6 +345,22 @@ def _ablation_sections(report: Report) -> list[Section]:
         sections.append(Section(title, 3, notes, Table(header, tuple(rows)),
                                 f"effects_{factor.factor}" if has_path else None))
     return sections
+
+
+def _interaction_section(lack: LackOfFit) -> Section:
+    """When the effects do not add: one factor's effects at each level of the other, both ways round."""
+    f, g = lack.interaction
+    rows = []
+    for a, b in ((f, g), (g, f)):
+        for level, by_other in lack.breakdown.get(a, {}).items():
+            for other, c in by_other.items():
+                cell = (f"{c.estimate:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]" if c.estimate is not None
+                        else f"not estimable: {c.reason}")
+                rows.append((f"{a}={level}", f"{b}={other}", cell))
+    return Section(f"Interaction: {f} × {g}", 3,
+                   (f"The effect of each level against its factor's reference among the designs at one level "
+                    f"of the other factor (points, {CONFIDENCE:.0%} intervals from the seed variance).",),
+                   Table(("effect of", "among designs at", "effect, points [CI]"), tuple(rows)))
 
 
 def _importance_section(report: Report) -> Section:

@@ -3,7 +3,7 @@
 Each function here turns one section's numbers (the typed results of ``analysis``) into the keys
 that section contributes to ``report.json``; ``analysis.report.SECTIONS`` pairs each with its
 Markdown/HTML renderer, so a section is defined once and this module never imports the report.
-The schema is documented in the README ("Reading a study back").  Effects are in accuracy
+The schema is documented in docs/report.md.  Effects are in accuracy
 points (percent) relative to the factor's reference level; a level that cannot be estimated has
 ``estimate: null`` and a ``reason``; levels are the param values as strings (``"lc"``, ``"16"``).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from analysis.ablation import FactorTable
-from analysis.effects import Contrast, level_key
+from analysis.effects import Contrast, LackOfFit, level_key
 from analysis.hcnn import CombinationGain
 from analysis.hypervolume import HypervolumeHistory
 from analysis.importance import Importance
@@ -60,8 +60,21 @@ def _factor_effects(factor: FactorEffects, method: str, pairs: dict[str, Any],
                               "ci_high": number(level.mean.ci_high)},
             "exact_pairs": pairs.get(key),
             "pruned": pruned.get(key, 0),
+            "late_change": None if level.change is None else _contrast(level.change),  # what "settled" judges
+            "seeds_needed": level.seeds_needed,
         }
     return out
+
+
+def _lack_of_fit(fit: LackOfFit | None) -> dict[str, Any] | None:
+    if fit is None:
+        return None
+    return {"statistic": number(fit.statistic), "df_lack": fit.df_lack, "df_seeds": fit.df_seeds,
+            "p_value": number(fit.p_value), "fires": fit.fires,
+            "interaction": list(fit.interaction) if fit.interaction else None,
+            "interaction_p": number(fit.interaction_p),
+            "breakdown": {f: {lv: {g: _contrast(c) for g, c in by_g.items()} for lv, by_g in levels.items()}
+                          for f, levels in fit.breakdown.items()}}
 
 
 def overview_json(study_name: str, storage: str, objectives: Sequence[Objective],
@@ -88,6 +101,7 @@ def effects_json(effects: StudyEffects, ablation: Sequence[FactorTable],
                 {"level": level_key(s.level), "n_trials": s.n_trials, "n_replicates": s.n_replicates,
                  "accuracy_mean": number(s.accuracy_mean), "accuracy_sd": number(s.accuracy_sd),
                  "accuracy_ci": list(s.accuracy_interval) if s.accuracy_interval else None,
+                 "test_accuracy_mean": number(s.test_accuracy_mean),
                  "params_mean": number(s.params_mean), "macs_mean": number(s.macs_mean)}
                 for s in table.levels
             ]
@@ -108,7 +122,11 @@ def effects_json(effects: StudyEffects, ablation: Sequence[FactorTable],
         "reference": references,
         "effects_model": {"method": effects.method, "designs": effects.n_designs,
                           "observations": effects.n_observations, "rank": effects.rank,
-                          "coefficients": effects.n_coefficients, "epochs": effects.epochs, "note": effects.note},
+                          "coefficients": effects.n_coefficients, "epochs": effects.epochs, "note": effects.note,
+                          "n_tests": effects.n_tests, "adjustment": effects.adjustment,
+                          "designs_needed": effects.designs_needed, "seed_sd": number(effects.seed_sd),
+                          "settled_margin": number(effects.settled_margin), "settled_rule": effects.settled_rule,
+                          "pruned": effects.n_pruned, "lack_of_fit": _lack_of_fit(effects.lack_of_fit)},
         "effects": out,
         "ablation": tables_json,
     }

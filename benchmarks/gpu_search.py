@@ -62,7 +62,8 @@ NEEDS = {"replicates": ("yaml",), "search": _SEARCH, "warm": _SEARCH, "sharing":
 SEARCH_SPACE = dict(backbone="plain", width=[16, 32, 48, 64], depth=1, stages=3, fusion_site="gap",
                     fusion=["sum", "conv", "lc", "attention"], strategy=["eflp", "eplf"], branches="1,2",
                     side_channels=32, alpha=1, combination="single")
-TRAINING = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine", replicates=1, seed=0,
+TRAINING = dict(optimizer="sgd", lr=0.05, momentum=0.9, nesterov=False, weight_decay=5e-4,
+                schedule="cosine", replicates=1, seed=0,
                 save_weights=False)
 
 
@@ -160,7 +161,8 @@ def _bare_same_nets(args, params: list[dict], dcfg: dict, batch: int, deadline: 
         torch.backends.cudnn.benchmark = True
     data = load_data(DataConfig(**dcfg)).to(dev)
     kw = dict(batch_size=batch, lr=TRAINING["lr"], momentum=TRAINING["momentum"],
-              weight_decay=TRAINING["weight_decay"], nesterov=True, cosine=True, seed=0, channels_last=True,
+              weight_decay=TRAINING["weight_decay"], nesterov=TRAINING["nesterov"], cosine=True, seed=0,
+              channels_last=True,
               bf16=dev == "cuda", evaluate_each_epoch=True)
     rows, train_s, images = [], 0.0, 0
     for i, p in enumerate(params):

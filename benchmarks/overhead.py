@@ -43,7 +43,8 @@ import _common as C  # noqa: E402
 
 SPEC = dict(backbone="plain", width=16, depth=1, stages=3, fusion_site="gap", fusion="lc", strategy="eflp",
             branches="1,2", side_channels=32, alpha=1, combination="single")
-TRAINING = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine", batch_size=64,
+TRAINING = dict(optimizer="sgd", lr=0.05, momentum=0.9, nesterov=False, weight_decay=5e-4,
+                schedule="cosine", batch_size=64,
                 replicates=1, seed=0, save_weights=True)
 MULTI_SPACE = dict(backbone="plain", width=8, depth=1, stages=3, fusion_site="gap", fusion=["sum", "conv", "lc"],
                    strategy=["eflp", "eplf"], branches="1,2", side_channels=16, alpha=1, combination="single")
@@ -125,7 +126,7 @@ def main() -> None:
             model = build_model(spec, data.num_classes, data.in_channels, data.image_size)
             r = C.bare_train(model, data.x_train, data.y_train, data.x_val, data.y_val, epochs,
                              TRAINING["batch_size"], TRAINING["lr"], TRAINING["momentum"], TRAINING["weight_decay"],
-                             nesterov=True, cosine=True, seed=TRAINING["seed"], channels_last=True)
+                             nesterov=TRAINING["nesterov"], cosine=True, seed=TRAINING["seed"], channels_last=True)
         return {"wall_s": probe.result["wall_s"], "train_s": r["train_s"], "images_per_s": r["images_per_s"],
                 "history": r["history"], "load": probe.result}
 

@@ -69,7 +69,8 @@ sys.exit(code)
 
 SPEC = dict(backbone="plain", width=16, depth=1, stages=3, fusion_site="gap", fusion="lc", strategy="eflp",
             branches="1,2", side_channels=32, alpha=1, combination="single")
-TRAINING = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine", batch_size=64,
+TRAINING = dict(optimizer="sgd", lr=0.05, momentum=0.9, nesterov=False, weight_decay=5e-4,
+                schedule="cosine", batch_size=64,
                 replicates=1, seed=0)
 
 
@@ -129,7 +130,7 @@ def bare(data, epochs: int) -> dict:
         torch.manual_seed(TRAINING["seed"])
         model = build_model(ArchSpec.from_params(SPEC), data.num_classes, data.in_channels, data.image_size)
         r = C.bare_train(model, data.x_train, data.y_train, data.x_val, data.y_val, epochs, TRAINING["batch_size"],
-                         TRAINING["lr"], TRAINING["momentum"], TRAINING["weight_decay"], nesterov=True, cosine=True,
+                         TRAINING["lr"], TRAINING["momentum"], TRAINING["weight_decay"], nesterov=TRAINING["nesterov"], cosine=True,
                          seed=TRAINING["seed"], channels_last=True)
     return {"wall_s": probe.result["wall_s"], "train_s": r["train_s"], "history": r["history"], "load": probe.result}
 

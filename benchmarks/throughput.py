@@ -65,7 +65,7 @@ def measure(spec: ArchSpec, data: TensorData, batch: int, device: str, variants:
                 torch.manual_seed(cfg.seed)
                 model = build_model(spec, d.num_classes, d.in_channels, d.image_size)
                 b = C.bare_train(model, d.x_train, d.y_train, d.x_val, d.y_val, epochs, batch, cfg.lr, cfg.momentum,
-                                 cfg.weight_decay, nesterov=True, cosine=True, seed=cfg.seed,
+                                 cfg.weight_decay, nesterov=cfg.nesterov, cosine=True, seed=cfg.seed,
                                  channels_last="cl" in variant, bf16="bf16" in variant, evaluate_each_epoch=False)
                 ips, train_s = b["images_per_s"], b["train_s"]
         cpu_s = time.process_time() - cpu0  # includes model build and (project) the validation pass

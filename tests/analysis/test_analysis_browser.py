@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,30 +9,11 @@ from PIL import Image, ImageStat
 
 from analysis.report import write_report
 
-from tests.browser import CHROMIUM, needs_chromium
+from tests.browser import chromium, needs_chromium, page_errors
 
 pytestmark = needs_chromium
 
 FRONT_RED = (214, 39, 40)  # the front's marker colour, #d62728
-
-
-def chromium(page: Path, profile: Path, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-            "--v=0", "--virtual-time-budget=5000", f"--user-data-dir={profile}", *flags, page.as_uri(),
-        ],
-        capture_output=True, text=True, timeout=30, check=True,
-    )
-
-
-def page_errors(stderr: str, page: Path) -> list[str]:
-    """Console lines the page itself logged that report an error."""
-    return [
-        line
-        for line in stderr.splitlines()
-        if ":CONSOLE" in line and page.as_uri() in line and ("Uncaught" in line or "Error" in line)
-    ]
 
 
 def red_pixels(png: Path) -> int:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
+from tests.browser import needs_chromium
 
 
 def run(*argv: str) -> int:
@@ -71,7 +70,7 @@ def test_help_describes_both_subcommands(capsys):
     assert "multiply-accumulates per image" in text and "--png" in text and "--x OBJECTIVE" in text
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="PNG export needs Chrome/Chromium")
+@needs_chromium  # kaleido drives it to write PNGs
 def test_png_export_through_kaleido(search_study, tmp_path):
     out = tmp_path / "report"
     assert run("report", "--storage", search_study.storage, "--study", search_study.name, "-o", str(out), "--png") == 0

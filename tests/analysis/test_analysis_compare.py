@@ -10,6 +10,7 @@ import pytest
 
 from analysis.compare import CompareError, compare_studies, to_markdown, write_comparison
 from analysis_studies import add_complete, cfn_spec, make_study
+from tests.browser import chromium, needs_chromium, page_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,11 +65,8 @@ def test_cli_compare_writes_the_page_and_rejects_a_missing_study(two_studies, tm
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
+@needs_chromium
 def test_compare_page_renders_in_chromium_without_errors(two_studies, tmp_path):
-    from test_analysis_browser import CHROMIUM, chromium, page_errors
-
-    if CHROMIUM is None:
-        pytest.skip("needs Chromium (CI installs it)")
     page = write_comparison(two_studies, ["A", "B"], tmp_path / "out")["html"]
     dom = chromium(page, tmp_path / "profile", "--dump-dom")
     assert page_errors(dom.stderr, page) == []

@@ -56,3 +56,35 @@ def test_no_lack_of_fit_test_without_seed_replicates():
         first.setdefault(o.design, o)  # ... reduced to one per design
     fit = fit_effects(list(first.values()), LEVELS, REFERENCES)
     assert fit.lack_of_fit is None and fit.contrasts["fusion"]["sum"].estimate is not None
+
+
+def test_the_report_says_when_effects_do_not_add_and_breaks_the_interaction_down(tmp_path):
+    """A real study in a storage with lc −1 at width 16 and +2 at width 32: the report's Ablation
+    section states the test, names fusion × width, and gives lc's effect at each width; report.json
+    holds the same numbers."""
+    import json
+
+    from analysis.report import write_report
+    from tests.analysis.analysis_studies import add_complete, cfn_spec, make_study
+
+    url = f"sqlite:///{tmp_path / 'lof.db'}"
+    study = make_study(url, "lof", ["accuracy", "macs"])
+    rng = np.random.default_rng(3)
+    for fusion in ("none", "sum", "lc"):
+        for width in (16, 32):
+            mean = 80 + {"none": 0.0, "sum": 1.5, "lc": {16: -1.0, 32: 2.0}[width]}[fusion]
+            for strategy_seed in range(2):  # two designs per cell: branches differ, nested in fusion
+                branches = None if fusion == "none" else ("1,2", "1")[strategy_seed]
+                if fusion == "none" and strategy_seed:
+                    continue
+                params = cfn_spec("plain", width, fusion, "eflp" if fusion != "none" else None, branches)
+                add_complete(study, params, list((mean + rng.normal(0, 0.3, 3)) / 100), 1000, 10_000 * width)
+    paths = write_report(url, "lof", tmp_path / "report")
+    markdown = paths["markdown"].read_text()
+    data = json.loads(paths["json"].read_text())["effects_model"]
+    assert data["lack_of_fit"]["fires"] and set(data["lack_of_fit"]["interaction"]) == {"fusion", "width"}
+    assert "Do the effects add? Lack of fit F =" in markdown and "the effects do not add" in markdown
+    assert "### Interaction: " in markdown and f"Adjusted together: {data['n_tests']} contrasts" in markdown
+    at = data["lack_of_fit"]["breakdown"]["fusion"]["lc"]
+    assert at["16"]["ci_low"] <= -1.0 <= at["16"]["ci_high"] and at["32"]["ci_low"] <= 2.0 <= at["32"]["ci_high"]
+    assert f"{at['32']['estimate']:+.2f} [{at['32']['ci_low']:+.2f}, {at['32']['ci_high']:+.2f}]" in markdown

@@ -116,6 +116,14 @@ def test_report_json_holds_the_numbers_of_the_markdown(search_study, tmp_path):
     assert data["pareto_front"] == sorted(p.number for p in report.pareto.front)
     assert data["hypervolume"]["final"] == report.hypervolume.final
     assert data["hypervolume"]["reference_point"] == dict(report.hypervolume.reference_point)
+    # the model's own figures the Markdown states in words: the tests adjusted over, lack of fit, margin
+    model = data["effects_model"]
+    assert model["n_tests"] == report.effects.n_tests > 0 and model["adjustment"] == report.effects.adjustment
+    assert f"{model['n_tests']}" in markdown and model["settled_margin"] == report.effects.settled_margin
+    assert (model["lack_of_fit"] is None) == (report.effects.lack_of_fit is None)
+    if model["lack_of_fit"] is not None:
+        assert model["lack_of_fit"]["p_value"] == report.effects.lack_of_fit.p_value
+        assert f"p = {model['lack_of_fit']['p_value']:.3g}" in markdown
 
 
 def test_learning_curves_give_one_effect_plot_per_factor_and_the_settled_column(tmp_path):

@@ -23,6 +23,13 @@ from trials.record.storage import mask_url
     ("postgresql://host/db", "postgresql://host/db"),
     ("postgresql://u@host/db", "postgresql://u@host/db"),
     ("sqlite:///runs/search.db", "sqlite:///runs/search.db"),
+    # credentials in the query string (libpq's password, sslpassword; MySQL's passwd)
+    ("postgresql+psycopg2://user@host/db?password=s3cret&sslmode=require",
+     "postgresql+psycopg2://user@host/db?password=***&sslmode=require"),
+    ("postgresql://u@h/db?sslmode=require&sslpassword=k3y", "postgresql://u@h/db?sslmode=require&sslpassword=***"),
+    ("mysql+pymysql://root@10.0.0.5/optuna?passwd=hunter2&charset=utf8mb4",
+     "mysql+pymysql://root@10.0.0.5/optuna?passwd=***&charset=utf8mb4"),
+    ("postgresql://u:pw@h/db?password=again", "postgresql://u:***@h/db?password=***"),
 ])
 def test_the_password_is_hidden_and_the_rest_kept(url: str, masked: str) -> None:
     assert mask_url(url) == masked

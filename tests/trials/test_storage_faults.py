@@ -368,20 +368,6 @@ def test_a_spec_two_drivers_sample_at_once_is_trained_by_the_lower_trial_only(tm
 PG_URL = os.environ.get("FUSIONSCOPE_TEST_POSTGRES_URL")
 
 
-@pytest.mark.parametrize("url, masked", [
-    ("postgresql+psycopg2://user@host/db?password=s3cret&sslmode=require",
-     "postgresql+psycopg2://user@host/db?password=***&sslmode=require"),
-    ("postgresql://u@h/db?sslmode=require&sslpassword=k3y", "postgresql://u@h/db?sslmode=require&sslpassword=***"),
-    ("mysql+pymysql://root@10.0.0.5/optuna?passwd=hunter2&charset=utf8mb4",
-     "mysql+pymysql://root@10.0.0.5/optuna?passwd=***&charset=utf8mb4"),
-    ("postgresql://u:pw@h/db?password=again", "postgresql://u:***@h/db?password=***"),
-])
-def test_mask_url_masks_credentials_in_the_query(url: str, masked: str) -> None:
-    from trials.record.storage import mask_url
-
-    assert mask_url(url) == masked
-
-
 @pytest.mark.skipif(not PG_URL, reason="FUSIONSCOPE_TEST_POSTGRES_URL is not set (source .ci/postgres.sh)")
 def test_a_query_password_is_in_no_printed_line_and_no_report_file(tmp_path, capsys) -> None:
     import uuid

@@ -87,6 +87,8 @@ class TrialJob(_Message):
     latency_batch: int
     weights_dir: str | None
     cost: dict[str, Any] | None = None  # params and MACs, known before training (MOASHA ranks by them)
+    # the epochs before the last after which the worker reports (see ``search.report_epochs``); None: every one
+    report_epochs: list[int] | None = None
 
 
 #: the fields of a report that are not stored as trial user attrs, and why

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import signal
 import sys
@@ -323,7 +324,8 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
     job = {"training": dataclasses.asdict(config.training),
            "epochs": config.budget.epochs, "cpus_per_trial": res.cpus_per_trial,
            "gpus_per_trial": res.gpus_per_trial, "latency_batch": res.latency_batch,
-           "weights_dir": str(runs_dir / config.study / "weights") if config.training.save_weights else None}
+           "weights_dir": str(runs_dir / config.study / "weights") if config.training.save_weights else None,
+           "report_epochs": report_epochs(config)}
     bar = SearchProgress(study, config.budget.trials, enabled=progress)
     searcher = StudySearcher(study, config, config.search_space(), rerun,
                              (data.num_classes, data.in_channels, data.image_size), job, library_versions(), bar.update,
@@ -380,6 +382,24 @@ def _shutdown_ray() -> None:
     for proc in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
+
+
+def report_epochs(config: SearchConfig) -> list[int]:
+    """The epochs before the last after which a trial reports to Tune: the first (it records where
+    the trial trains, for a reader watching the study) and, with early stopping, the rungs at which
+    ASHA or MOASHA decide; both act only at their milestones, so their decisions are those of a report
+    after every epoch.  Fewer reports because each one holds the training: Tune's function trainables
+    report synchronously (the training thread waits until the controller has taken the result and
+    called the trainable again), a round trip of about 0.2 s on 2 cores (``benchmarks/overhead.py``)."""
+    from trials.running.moasha import rung_levels
+
+    b, epochs = config.budget, {1}
+    if b.scheduler == "moasha":
+        epochs |= set(rung_levels(b.grace_epochs, b.epochs, b.reduction_factor))
+    elif b.scheduler == "asha":  # Ray's milestones (``_Bracket``), reached at the first whole epoch past them
+        rungs = int(math.log(b.epochs / b.grace_epochs) / math.log(b.reduction_factor) + 1)
+        epochs |= {math.ceil(b.grace_epochs * b.reduction_factor ** k) for k in range(rungs)}
+    return sorted(e for e in epochs if e < b.epochs)
 
 
 def _scheduler(config: SearchConfig):

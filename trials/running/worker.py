@@ -139,7 +139,7 @@ def run_trial(config: dict[str, Any], data: DataHandle | TensorData) -> None:
         latency, probe = _probe_latency(spec, data, device, job.latency_batch, first_replicate)
 
         def on_epoch(epoch: int, accuracy: float) -> None:
-            if epoch < job.epochs:
+            if epoch < job.epochs and (job.report_epochs is None or epoch in job.report_epochs):
                 tune.report(TrialReport(epochs_done=epoch, accuracy=accuracy, latency_ms=latency, **where).to_dict())
 
         mode = training.replicates_mode
