@@ -15,7 +15,6 @@ from optuna.trial import TrialState
 from tests.trials.tiny import tiny_mapping
 from trials import config as config_mod
 from trials import record
-from trials.record.storage import GRACE_S
 from trials.running.searcher import StudySearcher
 from trials.running.study import fail_stale, open_study
 
@@ -26,13 +25,16 @@ def _study(tmp_path):
 
 
 def test_fail_stale_spares_the_callers_own_trials_and_fails_the_others(tmp_path) -> None:
-    assert GRACE_S <= 10, "tests/trials/conftest.py sets a short grace period"
-    _, study = _study(tmp_path)
+    # its own storage with a 2 s grace period (trials.record.storage reads its own from the environment
+    # once, at first import, which in a whole-suite run happens before tests/trials/conftest.py sets it)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'stale.db'}", heartbeat_interval=1, grace_period=2)
+    study = optuna.create_study(study_name="stale", storage=storage, directions=["maximize", "minimize"])
     mine, theirs = study.ask(), study.ask()
     for trial in (mine, theirs):
         trial.set_user_attr(record.DRIVER, "host:1")
-        study._storage.record_heartbeat(trial._trial_id)
-    time.sleep(GRACE_S + 1.5)  # both heartbeats lapse: to Optuna both are stale
+        storage.record_heartbeat(trial._trial_id)
+    time.sleep(3.5)  # both heartbeats lapse: to Optuna both are stale
+    assert set(storage._get_stale_trial_ids(study._study_id)) == {mine._trial_id, theirs._trial_id}
     fail_stale(study, alive=[mine._trial_id])
     states = {t.number: t for t in study.get_trials(deepcopy=False)}
     assert states[mine.number].state == TrialState.RUNNING
