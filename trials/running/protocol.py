@@ -102,7 +102,7 @@ NOT_RECORDED = {
 
 @dataclasses.dataclass(frozen=True)
 class TrialReport(_Message):
-    """What a worker reports: after each epoch (``final`` False), and once at the end.
+    """What a worker reports: after the epochs in ``TrialJob.report_epochs`` (``final`` False), and once at the end.
 
     ``epochs_done`` is the scheduler's time attribute and ``accuracy`` its metric; a final
     report carries either the whole training result or ``error`` (a failed candidate).
