@@ -21,6 +21,7 @@ import yaml
 
 from fusionscope.cli import build_parser, main
 from search_space.spec import ArchSpec
+from tests.disks import small_tmpfs
 from tests.trials.tiny import tiny_yaml
 from trials import record
 from trials.config import ConfigError, from_dict, load
@@ -310,16 +311,9 @@ def test_a_full_disk_is_one_error_line_and_leaves_no_partial_export(study_db, tm
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
-    """A 64 KiB tmpfs: a real full disk (needs root; skipped where mounting is not allowed)."""
-    mount = tmp_path / "full"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    """A 64 KiB tmpfs: a real full disk."""
+    with small_tmpfs(tmp_path / "full", "64k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_a_report_onto_a_full_disk(study_db, tiny_tmpfs, capsys):

@@ -26,12 +26,15 @@ TINY: dict[str, Any] = {
 WIDE_SPACE: dict[str, Any] = {**TINY["space"], "fusion": ["none", "sum", "conv", "lc", "attention"], "alpha": [1, 2]}
 
 
+def _merge(raw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A mapping merges into its section, anything else replaces it."""
+    return {**raw, **{key: {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict)
+                      else value for key, value in changes.items()}}
+
+
 def tiny_mapping(**changes: Any) -> dict[str, Any]:
-    """``TINY`` with ``changes``: a mapping merges into its section, anything else replaces it."""
-    raw = {key: dict(value) if isinstance(value, dict) else value for key, value in TINY.items()}
-    for key, value in changes.items():
-        raw[key] = {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
-    return raw
+    """``TINY`` with ``changes`` (see ``_merge``)."""
+    return _merge({key: dict(value) if isinstance(value, dict) else value for key, value in TINY.items()}, changes)
 
 
 def write_tiny_config(folder: Path, **changes: Any) -> Path:
@@ -42,10 +45,9 @@ def write_tiny_config(folder: Path, **changes: Any) -> Path:
 
 def tiny_yaml(study: str, db: Path | str, trials: int = 6, epochs: int = 1, lr: float = 0.05,
               resources: str | dict = "{cpus_per_trial: 1, concurrent: 2}", extra: str = "") -> str:
-    """The wide tiny search as YAML text (lists in flow style, one section per block)."""
+    """The wide tiny search as YAML text (lists in flow style, one section per block); ``extra`` is YAML
+    whose sections merge in as ``tiny_mapping``'s changes do."""
     raw = tiny_mapping(study=study, storage=f"sqlite:///{db}", space=WIDE_SPACE,
                        budget={"trials": trials, "epochs": epochs}, training={"lr": lr},
                        resources=yaml.safe_load(resources) if isinstance(resources, str) else resources)
-    for key, value in (yaml.safe_load(extra) or {}).items():
-        raw[key] = {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
-    return yaml.safe_dump(raw, sort_keys=False, default_flow_style=None)
+    return yaml.safe_dump(_merge(raw, yaml.safe_load(extra) or {}), sort_keys=False, default_flow_style=None)
