@@ -77,13 +77,20 @@ INTERRUPTED_LINE = "error: stopped by SIGINT (Ctrl-C) before any trial started; 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from trials.running import interrupts
+
+    interrupts.install()  # a Ctrl-C Python cannot raise (inside a finaliser) is kept, not lost
+    words = list(sys.argv[1:] if argv is None else argv)
+    running = words[:1] in (["search"], ["ablate"])
     try:
-        return _main(argv)
+        code = _main(argv)
     except KeyboardInterrupt:  # a search's own handler takes over once trials run; this is the moment before
-        words = list(sys.argv[1:] if argv is None else argv)
-        running = words[:1] in (["search"], ["ablate"])
         print(INTERRUPTED_LINE if running else "error: stopped by SIGINT (Ctrl-C)", file=sys.stderr)
         return 130
+    if interrupts.take() and code == 0:  # lost, and the command ended before a search could act on it
+        print("error: stopped by SIGINT (Ctrl-C)", file=sys.stderr)
+        return 130
+    return code
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -27,6 +27,7 @@ from trials.config import SearchConfig
 from trials.data import load_data
 from trials.record.versions import library_versions
 from trials.record.storage import STORAGE_ERRORS, check_writable, storage_cause
+from trials.running import interrupts
 from trials.running.study import (INTERRUPTED_REASON, Heartbeats, StudyError, finished_count, mask_url, open_study,
                           recover_interrupted)
 
@@ -62,6 +63,8 @@ class _SignalStop:
             self.searcher.stopping = True
 
         previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if interrupts.take():  # a Ctrl-C before now that Python could not raise: stop as for one now
+            handler(signal.SIGINT, None)
         try:
             yield
         finally:
