@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from analysis.formatting import format_points
 from trials import record
 
 #: Equivalence margin (accuracy points) for "as accurate" and "keeps accuracy" claims.
@@ -168,7 +169,7 @@ def claims_markdown(results: Sequence[ClaimResult], storage: str) -> str:
 
     rows = tuple(
         (r.claim.paper, r.claim.source, r.claim.claim, r.claim.preset, _EXPECT_WORDS[r.claim.expect],
-         "—" if r.estimate is None else f"{r.estimate:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]",
+         "—" if r.estimate is None else format_points(r.estimate, r.ci_low, r.ci_high),
          r.verdict, "yes" if r.clear else "no", r.note)
         for r in results
     )

@@ -42,6 +42,11 @@ def format_interval(interval: tuple[float, float] | None, signed: bool = False) 
     return f"[{format_percent(low, signed)}, {format_percent(high, signed)}]"
 
 
+def format_points(estimate: float, low: float, high: float) -> str:
+    """An effect in accuracy points with its interval: ``+1.83 [+0.11, +3.55]``."""
+    return f"{estimate:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
 def format_objective(name: str, value: float | None) -> str:
     """One objective value in its natural unit."""
     if value is None:

@@ -27,6 +27,7 @@ from analysis.formatting import (
     format_interval,
     format_objective,
     format_percent,
+    format_points,
     format_spec,
 )
 from analysis.hypervolume import (
@@ -354,7 +355,7 @@ def _interaction_section(lack: LackOfFit) -> Section:
     for a, b in ((f, g), (g, f)):
         for level, by_other in lack.breakdown.get(a, {}).items():
             for other, c in by_other.items():
-                cell = (f"{c.estimate:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]" if c.estimate is not None
+                cell = (format_points(c.estimate, c.ci_low, c.ci_high) if c.estimate is not None
                         else f"not estimable: {c.reason}")
                 rows.append((f"{a}={level}", f"{b}={other}", cell))
     return Section(f"Interaction: {f} × {g}", 3,

@@ -38,6 +38,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from analysis.ablation import factor_label
+from analysis.formatting import format_points
 from analysis.effects import (
     ADJUSTMENT,
     Contrast,
@@ -230,7 +231,7 @@ def settled_verdict(change: Contrast | None, epochs: int, margin: float = SETTLE
         why = change.reason if change is not None else "no complete learning curves"
         return None, f"its late change is not estimable ({why})"
     window, start = late_window(epochs)
-    moved = (f"moved {change.estimate:+.2f} [{change.ci_low:+.2f}, {change.ci_high:+.2f}] points from epoch "
+    moved = (f"moved {format_points(change.estimate, change.ci_low, change.ci_high)} points from epoch "
              f"{start} to {epochs} (trend of epochs {window[0]}–{window[-1]}, 90% interval)")
     if -margin < change.ci_low and change.ci_high < margin:
         words = {"+": "positive", "-": "negative", "0": "not significant"}.get(final.verdict if final else None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from analysis.formatting import format_points
 from analysis.load import TrialRow, open_study, trial_rows
 from analysis.sequential import CORRECTION, UNRESOLVED, Look, judge, look_rows
 from trials import record
@@ -88,7 +89,7 @@ def contrast_line(c: Any, confidence: float, labels: Mapping[str, str] | None = 
     if ci.estimate is None:
         shown = f"not estimable ({ci.reason})"
     else:
-        shown = f"{ci.estimate:+.2f} [{ci.ci_low:+.2f}, {ci.ci_high:+.2f}] points ({percent(confidence)} interval)"
+        shown = f"{format_points(ci.estimate, ci.ci_low, ci.ci_high)} points ({percent(confidence)} interval)"
     return f"  {c.factor}={c.level} vs {c.reference}: {shown}: {c.status} (seeds per design: {seeds})"
 
 
@@ -149,7 +150,7 @@ def until_clear_blocks(info: UntilClear | None) -> list[tuple[str, int, tuple[st
     contrasts = tuple(
         (f"{c.factor}={c.level} vs {c.reference}",
          "not estimable" if c.contrast.estimate is None else
-         f"{c.contrast.estimate:+.2f} [{c.contrast.ci_low:+.2f}, {c.contrast.ci_high:+.2f}]",
+         format_points(c.contrast.estimate, c.contrast.ci_low, c.contrast.ci_high),
          c.status if c.status != UNRESOLVED else "unresolved at the cap" if len(info.looks) == len(info.schedule)
          else "unresolved",
          ", ".join(f"{info.labels.get(k, k)}: {n}" for k, n in c.seeds.items()),
