@@ -10,8 +10,9 @@ other exception is a real bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from search_space.errors import FusionscopeError
 
@@ -91,6 +92,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: stopped by SIGINT (Ctrl-C)", file=sys.stderr)
         return 130
     return code
+
+
+def run() -> NoReturn:
+    """The ``fusionscope`` command (and ``python -m fusionscope``): ``main``, then the process ends
+    without the interpreter's teardown of the modules a command imported.  Tearing down torch and
+    Ray took 2-3 s after every search had finished and printed its summary (0.8 s for torch alone,
+    in any command that imports it; benchmarks/README.md, "Where a fresh one-trial search's fixed
+    cost goes").  The exit handlers still run first (Ray's shutdown, logging's flush, ours), then the
+    output is flushed.  An exception from ``main`` (a real bug) keeps Python's own exit and traceback,
+    and ``SystemExit`` (``--help``, a usage error) its own exit."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Run the exit handlers, flush stdout and stderr, and end the process with ``code``."""
+    import atexit
+
+    # private but documented as what the interpreter itself calls at exit: os._exit skips the
+    # handlers, and Ray's shutdown (stopping the processes this command started) is one of them
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (``| head``) or stream: nothing more can reach it
+            pass
+    os._exit(code)
 
 
 def _main(argv: Sequence[str] | None) -> int:

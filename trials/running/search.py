@@ -305,13 +305,16 @@ def run_search(config: SearchConfig, storage_url: str | None = None, address: st
         return summarize(study, url)
     study.set_user_attr(record.STUDY_DATA_SHAPE, [data.num_classes, data.in_channels, data.image_size])
     import ray
+
+    # Ray first, then the driver's own imports of Tune and the trainable (~1.5 s here): the workers
+    # Ray prestarts import torch and Tune meanwhile, and the first trial waits for one of them
+    start_ray(address)
     from ray import tune
 
     from trials.running.progress import SearchProgress
     from trials.running.searcher import StudySearcher
     from trials.running.worker import run_trial, share_data
 
-    start_ray(address)
     res = config.resources.resolve(ray.cluster_resources().get("CPU", 1), ray.cluster_resources().get("GPU", 0),
                                    config.training.batch_size)
     if res.auto and progress:
