@@ -98,8 +98,8 @@ def run() -> NoReturn:
     """The ``fusionscope`` command (and ``python -m fusionscope``): ``main``, then the process ends
     without the interpreter's teardown of the modules a command imported: tearing down torch and
     Ray costs seconds after a search has printed its summary (benchmarks/README.md, "Where a fresh
-    one-trial search's fixed cost goes").  The exit handlers still run first (Ray's shutdown, logging's flush, ours), then the
-    output is flushed.  An exception from ``main`` (a real bug) keeps Python's own exit and traceback,
+    one-trial search's fixed cost goes").  The exit handlers still run first (Ray's shutdown,
+    logging's flush, ours), then the output is flushed.  An exception from ``main`` (a real bug) keeps Python's own exit and traceback,
     and ``SystemExit`` (``--help``, a usage error) its own exit."""
     exit_now(main())
 
